@@ -1,0 +1,585 @@
+"""Form definitions: which catalog fields a form shows, in which sections."""
+
+import dataclasses
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import yaml
+
+from app.forms.catalog import (
+    DATE_RULES,
+    UPLOAD_TYPES,
+    Catalog,
+    CatalogField,
+    RecordType,
+    YamlError,
+    accept_of,
+    choices_of,
+    compose_yaml,
+    filled_text_of,
+    flag_of,
+    line_of,
+    list_of,
+    mapping_of,
+    positive_int_of,
+    text_of,
+)
+
+log = logging.getLogger(__name__)
+
+INPUT_TYPES = {
+    "text": "text",
+    "textarea": "textarea",
+    "email": "email",
+    "phone": "tel",
+    "date": "date",
+    "number": "text",
+    "postal_code": "text",
+    "iban": "text",
+    "bic": "text",
+    "malo_id": "text",
+    "meter_reading": "text",
+    "choice": "radio",
+    "consent": "checkbox",
+    "file": "file",
+}
+# More choices than this are offered as a drop-down list instead of radios.
+RADIO_LIMIT = 4
+# Types whose inputs show a placeholder; on ticks, choices and files it has
+# nowhere to appear.
+_PLACEHOLDER_TYPES = frozenset(INPUT_TYPES) - {"choice", "consent", "file"}
+
+_SLUG = re.compile(r"[a-z0-9-]{2,60}")
+_TOP_KEYS = {
+    "tenant",
+    "slug",
+    "title",
+    "record_type",
+    "intro",
+    "max_submission_bytes",
+    "publish_from",
+    "publish_until",
+    "sections",
+}
+_SECTION_KEYS = {"title", "help", "fields"}
+_FIELD_KEYS = {
+    "field",
+    "label",
+    "help",
+    "placeholder",
+    "required",
+    "choices",
+    "accept",
+    "max_bytes",
+}
+
+
+class DefinitionError(YamlError):
+    """A form definition that cannot be used; str() names the line and reason."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormField:
+    """One input of a form: a catalog field with the form's own wording."""
+
+    name: str
+    label: str
+    type: str
+    input_type: str
+    required: bool
+    help: str = ""
+    placeholder: str = ""
+    autocomplete: str = "off"
+    inputmode: str = ""
+    max_length: int | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+    accept: tuple[str, ...] = ()
+    max_bytes: int | None = None
+    # How messages name the field; see CatalogField. A form that renames a
+    # field gets neutral wording that quotes its label instead.
+    nominative: str
+    accusative: str
+    min_value: Decimal | None = None
+    max_value: Decimal | None = None
+    decimals: int = 0
+    digits: int | None = None
+    date_rule: str = "any"
+
+    def to_dict(self) -> dict:
+        """Return the field as a JSON-safe dict."""
+        data = dataclasses.asdict(self)
+        data["choices"] = [list(choice) for choice in self.choices]
+        data["accept"] = list(self.accept)
+        for key in ("min_value", "max_value"):
+            data[key] = None if data[key] is None else str(data[key])
+        return data
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled group of fields shown together."""
+
+    title: str
+    help: str
+    fields: tuple[FormField, ...]
+
+
+@dataclass(frozen=True)
+class FormDefinition:
+    """A form of one tenant: its record type, wording and fields in sections."""
+
+    tenant: str
+    slug: str
+    title: str
+    record_type: str
+    intro: str
+    max_submission_bytes: int | None
+    publish_from: str
+    publish_until: str
+    sections: tuple[Section, ...]
+
+    @property
+    def fields(self) -> tuple[FormField, ...]:
+        """Return every field in page order."""
+        return tuple(field for section in self.sections for field in section.fields)
+
+    @property
+    def file_fields(self) -> tuple[FormField, ...]:
+        """Return the file fields in page order."""
+        return tuple(field for field in self.fields if field.type == "file")
+
+    def field(self, name: str) -> FormField:
+        """Return the field of this name, raising KeyError if the form lacks it."""
+        for field in self.fields:
+            if field.name == name:
+                return field
+        raise KeyError(name)
+
+    def submission_limit(self, ceiling: int) -> int:
+        """Return the byte limit for a submission under the server's ceiling."""
+        if self.max_submission_bytes is None:
+            return ceiling
+        return min(ceiling, self.max_submission_bytes)
+
+    def to_dict(self) -> dict:
+        """Return the definition as a JSON-safe dict, the published version."""
+        data = {
+            key: getattr(self, key)
+            for key in (
+                "tenant",
+                "slug",
+                "title",
+                "record_type",
+                "intro",
+                "max_submission_bytes",
+                "publish_from",
+                "publish_until",
+            )
+        }
+        data["sections"] = [
+            {
+                "title": section.title,
+                "help": section.help,
+                "fields": [field.to_dict() for field in section.fields],
+            }
+            for section in self.sections
+        ]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict, catalog: Catalog) -> "FormDefinition":
+        """Rebuild a definition from to_dict() output, checked against the catalog."""
+        try:
+            return _definition_from_dict(data, catalog)
+        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+            raise DefinitionError(None, f"malformed stored definition: {exc}") from None
+
+
+def load_definition_file(path: Path, catalog: Catalog) -> FormDefinition:
+    """Read a form definition from a YAML file."""
+    form = parse_definition(path.read_text(encoding="utf-8"), catalog)
+    log.info("Loaded form definition %s/%s", form.tenant, form.slug)
+    return form
+
+
+def parse_definition(text: str, catalog: Catalog) -> FormDefinition:
+    """Parse a form definition, raising DefinitionError with the line at fault."""
+    try:
+        return _definition_from_node(compose_yaml(text), catalog)
+    except YamlError as exc:
+        raise DefinitionError(exc.line, exc.reason) from None
+
+
+# --- From YAML ---------------------------------------------------------------
+
+
+def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefinition:
+    if root is None:
+        raise YamlError(1, "the definition is empty")
+    top = mapping_of(
+        root,
+        "the definition",
+        allowed=_TOP_KEYS,
+        required=("tenant", "slug", "title", "record_type", "sections"),
+    )
+    # Read in the order of the file, so that the first error reported is the
+    # first one an admin meets reading from the top.
+    tenant = _slug(top["tenant"], "tenant")
+    slug = _slug(top["slug"], "slug")
+    title = filled_text_of(top["title"], "title")
+    record_type = _record_type(top["record_type"], catalog)
+    intro = _optional_text(top.get("intro"), "intro")
+    limit = _optional_size(top.get("max_submission_bytes"), "max_submission_bytes")
+    publish_from = _optional_time(top.get("publish_from"), "publish_from")
+    publish_until = _optional_time(top.get("publish_until"), "publish_until")
+    seen: set[str] = set()
+    sections = tuple(
+        _section(node, catalog, record_type, limit, seen)
+        for node in list_of(top["sections"], "sections")
+    )
+    return FormDefinition(
+        tenant=tenant,
+        slug=slug,
+        title=title,
+        record_type=record_type.key,
+        intro=intro,
+        max_submission_bytes=limit,
+        publish_from=publish_from,
+        publish_until=publish_until,
+        sections=sections,
+    )
+
+
+def _record_type(node: yaml.Node, catalog: Catalog) -> RecordType:
+    key = text_of(node, "record_type")
+    if key not in catalog.record_types:
+        raise YamlError(line_of(node), f"record type {key} is not in the catalog")
+    return catalog.record_types[key]
+
+
+def _slug(node: yaml.Node, what: str) -> str:
+    value = text_of(node, what)
+    if not _SLUG.fullmatch(value):
+        reason = f"{what} {value!r} must be 2-60 characters out of a-z, 0-9 and -"
+        raise YamlError(line_of(node), reason)
+    return value
+
+
+def _optional_text(node: yaml.Node | None, what: str) -> str:
+    return "" if node is None else text_of(node, what)
+
+
+def _optional_size(node: yaml.Node | None, what: str) -> int | None:
+    if node is None or _optional_text(node, what) == "":
+        return None
+    return positive_int_of(node, what)
+
+
+def _optional_time(node: yaml.Node | None, what: str) -> str:
+    value = _optional_text(node, what)
+    if value:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            reason = f"{what} must be an ISO 8601 date or time, not {value!r}"
+            raise YamlError(line_of(node), reason) from None
+    # Limitation: publication times are checked for their ISO 8601 form only;
+    # their order and time zone are left to whoever schedules the form.
+    return value
+
+
+def _section(
+    node: yaml.Node,
+    catalog: Catalog,
+    record_type: RecordType,
+    limit: int | None,
+    seen: set[str],
+) -> Section:
+    entry = mapping_of(
+        node, "a section", allowed=_SECTION_KEYS, required=("title", "fields")
+    )
+    fields = tuple(
+        _form_field(item, catalog, record_type, limit, seen)
+        for item in list_of(entry["fields"], "the fields of a section")
+    )
+    return Section(
+        title=filled_text_of(entry["title"], "title"),
+        help=_optional_text(entry.get("help"), "help"),
+        fields=fields,
+    )
+
+
+def _form_field(
+    node: yaml.Node,
+    catalog: Catalog,
+    record_type: RecordType,
+    limit: int | None,
+    seen: set[str],
+) -> FormField:
+    entry = mapping_of(node, "a field", allowed=_FIELD_KEYS, required=("field",))
+    source = _catalog_field(entry["field"], catalog, record_type, seen)
+    _refuse_misplaced(entry, source)
+    label = filled_text_of(entry["label"], "label") if "label" in entry else ""
+    choices = source.choices
+    if "choices" in entry:
+        choices = choices_of(entry["choices"], f"the choices of {source.name}")
+    if source.type == "choice" and not choices:
+        raise YamlError(line_of(node), f"field {source.name} needs choices")
+    return build_field(
+        source,
+        label=label,
+        help=_optional_text(entry.get("help"), "help"),
+        placeholder=_optional_text(entry.get("placeholder"), "placeholder"),
+        required="required" in entry and flag_of(entry["required"], "required"),
+        choices=choices,
+        accept=_accept(entry, source),
+        max_bytes=_max_bytes(entry, source, limit),
+    )
+
+
+def _catalog_field(
+    node: yaml.Node, catalog: Catalog, record_type: RecordType, seen: set[str]
+) -> CatalogField:
+    name = text_of(node, "field")
+    if name not in catalog.fields:
+        raise YamlError(line_of(node), f"field {name} is not in the catalog")
+    if name not in record_type.fields:
+        reason = f"field {name} is not carried by record type {record_type.key}"
+        raise YamlError(line_of(node), reason)
+    if name in seen:
+        raise YamlError(line_of(node), f"field {name} is used twice")
+    seen.add(name)
+    return catalog.fields[name]
+
+
+def _refuse_misplaced(entry: dict[str, yaml.Node], source: CatalogField) -> None:
+    misplaced = [
+        ("choices", source.type != "choice", "choice"),
+        ("accept", source.type != "file", "file"),
+        ("max_bytes", source.type != "file", "file"),
+        ("placeholder", source.type not in _PLACEHOLDER_TYPES, "text-like"),
+    ]
+    for key, wrong, kind in misplaced:
+        if key in entry and wrong:
+            reason = f"{key} applies to {kind} fields only, not to {source.name}"
+            raise YamlError(line_of(entry[key]), reason)
+
+
+def _accept(entry: dict[str, yaml.Node], source: CatalogField) -> tuple[str, ...]:
+    if "accept" not in entry:
+        return source.accept
+    accept = accept_of(entry["accept"], "accept")
+    for mime_type in accept:
+        if mime_type not in source.accept:
+            reason = f"field {source.name} does not accept {mime_type}"
+            raise YamlError(line_of(entry["accept"]), reason)
+    return accept
+
+
+def _max_bytes(
+    entry: dict[str, yaml.Node], source: CatalogField, limit: int | None
+) -> int | None:
+    if "max_bytes" not in entry:
+        return source.max_bytes
+    node = entry["max_bytes"]
+    max_bytes = positive_int_of(node, "max_bytes")
+    if source.max_bytes is not None and max_bytes > source.max_bytes:
+        reason = f"max_bytes may not exceed the catalog's {source.max_bytes}"
+        raise YamlError(line_of(node), reason)
+    if limit is not None and max_bytes > limit:
+        reason = f"max_bytes may not exceed max_submission_bytes {limit}"
+        raise YamlError(line_of(node), reason)
+    return max_bytes
+
+
+def build_field(
+    source: CatalogField,
+    *,
+    label: str = "",
+    help: str = "",
+    placeholder: str = "",
+    required: bool = False,
+    choices: tuple[tuple[str, str], ...] | None = None,
+    accept: tuple[str, ...] | None = None,
+    max_bytes: int | None = None,
+) -> FormField:
+    """Make a form field from a catalog field and the form's overrides."""
+    choices = source.choices if choices is None else choices
+    renamed = bool(label) and label != source.label
+    nominative, accusative = source.nominative, source.accusative
+    if renamed and source.type != "consent":
+        nominative, accusative = f"Die Angabe „{label}“", ""
+    return FormField(
+        name=source.name,
+        label=label or source.label,
+        type=source.type,
+        input_type=_input_type(source.type, choices),
+        required=required,
+        help=help or source.help,
+        placeholder=placeholder,
+        autocomplete=source.autocomplete,
+        inputmode=_inputmode(source),
+        max_length=source.max_length,
+        choices=choices,
+        accept=source.accept if accept is None else accept,
+        max_bytes=max_bytes,
+        nominative=nominative,
+        accusative=accusative,
+        min_value=source.min_value,
+        max_value=source.max_value,
+        decimals=source.decimals,
+        digits=source.digits,
+        date_rule=source.date_rule,
+    )
+
+
+def _input_type(field_type: str, choices: tuple[tuple[str, str], ...]) -> str:
+    if field_type == "choice" and len(choices) > RADIO_LIMIT:
+        return "select"
+    return INPUT_TYPES[field_type]
+
+
+def _inputmode(source: CatalogField) -> str:
+    if source.type in ("postal_code", "malo_id"):
+        return "numeric"
+    if source.type in ("number", "meter_reading"):
+        # Phone keypads for "numeric" lack a comma, so fields with decimals
+        # ask for the decimal keypad instead.
+        return "decimal" if source.decimals else "numeric"
+    return ""
+
+
+# --- From the stored dict ----------------------------------------------------
+
+_FIELD_ATTRIBUTES = tuple(attribute.name for attribute in dataclasses.fields(FormField))
+_DEFINITION_KEYS = {attribute.name for attribute in dataclasses.fields(FormDefinition)}
+
+
+def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
+    _exact_keys(data, _DEFINITION_KEYS, "the definition")
+    record_type = catalog.record_types[_string(data["record_type"])]
+    seen: set[str] = set()
+    sections = []
+    for section in _list(data["sections"]):
+        _exact_keys(section, {"title", "help", "fields"}, "a section")
+        fields = tuple(
+            _field_from_dict(item, catalog, record_type, seen)
+            for item in _list(section["fields"])
+        )
+        sections.append(
+            Section(_string(section["title"]), _string(section["help"]), fields)
+        )
+    return FormDefinition(
+        tenant=_string(data["tenant"]),
+        slug=_string(data["slug"]),
+        title=_string(data["title"]),
+        record_type=record_type.key,
+        intro=_string(data["intro"]),
+        max_submission_bytes=_optional_int(data["max_submission_bytes"]),
+        publish_from=_string(data["publish_from"]),
+        publish_until=_string(data["publish_until"]),
+        sections=tuple(sections),
+    )
+
+
+def _field_from_dict(
+    data: dict, catalog: Catalog, record_type: RecordType, seen: set[str]
+) -> FormField:
+    # Limitation: a published version whose field was since dropped from the
+    # catalog or its record type, or given another type, can no longer be
+    # loaded, so the catalog may only grow while such versions are served.
+    _exact_keys(data, set(_FIELD_ATTRIBUTES), "a field")
+    name = _string(data["name"])
+    if name not in record_type.fields or name in seen:
+        raise ValueError(f"field {name} is unknown to {record_type.key} or repeated")
+    seen.add(name)
+    values = {key: _FROM_JSON[key](data[key]) for key in _FIELD_ATTRIBUTES}
+    field = FormField(**values)
+    if field.type != catalog.fields[name].type:
+        raise ValueError(f"field {name} no longer has type {field.type}")
+    if not set(field.accept) <= set(UPLOAD_TYPES) or field.date_rule not in DATE_RULES:
+        raise ValueError(f"field {name} has unknown rules")
+    return field
+
+
+def _exact_keys(data: object, keys: set[str], what: str) -> None:
+    if not isinstance(data, dict) or set(data) != keys:
+        raise ValueError(f"{what} does not have the expected keys")
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def _integer(value: object) -> int:
+    # bool is an int in Python; a stored true must not pass as 1.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else _integer(value)
+
+
+def _optional_decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    number = Decimal(_string(value))
+    if not number.is_finite():
+        raise ValueError(f"expected a finite number, got {value}")
+    return number
+
+
+def _list(value: object) -> list:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in _list(value):
+        value_, label = _list(item)
+        pairs.append((_string(value_), _string(label)))
+    return tuple(pairs)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(_string(item) for item in _list(value))
+
+
+_FROM_JSON = {
+    "name": _string,
+    "label": _string,
+    "type": _string,
+    "input_type": _string,
+    "required": _boolean,
+    "help": _string,
+    "placeholder": _string,
+    "autocomplete": _string,
+    "inputmode": _string,
+    "max_length": _optional_int,
+    "choices": _pairs,
+    "accept": _strings,
+    "max_bytes": _optional_int,
+    "nominative": _string,
+    "accusative": _string,
+    "min_value": _optional_decimal,
+    "max_value": _optional_decimal,
+    "decimals": _integer,
+    "digits": _optional_int,
+    "date_rule": _string,
+}

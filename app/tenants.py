@@ -1,0 +1,123 @@
+"""Tenants and their designs, read from themes/<slug>/tenant.yaml."""
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.forms.catalog import YamlError, load_yaml
+
+log = logging.getLogger(__name__)
+
+# Paths of the server's own: a tenant slug may never take one of them.
+RESERVED_SLUGS = frozenset({"admin", "api", "healthz", "static", "l", "favicon.ico"})
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+LAYOUTS = ("classic", "centered", "banner")
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+COLOR_KEYS = ("primary", "on_primary", "accent", "background", "text", "link")
+
+
+class TenantError(Exception):
+    """A tenant's file is missing something or says something impossible."""
+
+
+@dataclass(frozen=True)
+class Theme:
+    layout: str
+    logo_path: Path | None
+    logo_url: str | None
+    logo_alt: str
+    colors: dict[str, str]
+    imprint_url: str
+    privacy_url: str
+    contact_url: str
+    footer_text: str
+
+
+@dataclass(frozen=True)
+class Tenant:
+    slug: str
+    name: str
+    short_name: str
+    company_code: str
+    creditor_id: str
+    contact_email: str
+    contact_phone: str
+    theme: Theme
+    receiver: str = "builtin"
+
+
+def _text(data: dict, key: str, where: str, required: bool = True) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise TenantError(f"{where}: {key!r} must be a non-empty text")
+    return value.strip()
+
+
+def _https_url(data: dict, key: str, where: str) -> str:
+    value = _text(data, key, where)
+    if not value.startswith(("https://", "http://")):
+        raise TenantError(f"{where}: {key!r} must be an http(s) address")
+    return value
+
+
+def _theme(data: dict, folder: Path, slug: str, where: str) -> Theme:
+    layout = _text(data, "layout", where)
+    if layout not in LAYOUTS:
+        raise TenantError(f"{where}: layout must be one of {', '.join(LAYOUTS)}")
+    colors = data.get("colors") or {}
+    for key in COLOR_KEYS:
+        if not COLOR.match(str(colors.get(key, ""))):
+            raise TenantError(f"{where}: colors.{key} must be #rrggbb")
+    logo = _text(data, "logo", where, required=False)
+    logo_path = (folder / logo) if logo else None
+    if logo_path and (logo_path.suffix.lower() != ".png" or not logo_path.is_file()):
+        raise TenantError(f"{where}: logo must be a PNG file beside tenant.yaml")
+    return Theme(
+        layout=layout,
+        logo_path=logo_path,
+        logo_url=f"/static/tenant/{slug}/logo.png" if logo_path else None,
+        logo_alt=_text(data, "logo_alt", where, required=False),
+        colors={key: colors[key] for key in COLOR_KEYS},
+        imprint_url=_https_url(data, "imprint_url", where),
+        privacy_url=_https_url(data, "privacy_url", where),
+        contact_url=_https_url(data, "contact_url", where),
+        footer_text=_text(data, "footer_text", where, required=False),
+    )
+
+
+def load_tenant(folder: Path) -> Tenant:
+    """Read one tenant's file and check every value."""
+    slug = folder.name
+    where = f"{folder / 'tenant.yaml'}"
+    if not SLUG.match(slug) or slug in RESERVED_SLUGS:
+        raise TenantError(f"{where}: {slug!r} cannot be a tenant's address")
+    try:
+        # Every scalar stays a string: "1000" stays "1000", "no" stays "no".
+        data = load_yaml((folder / "tenant.yaml").read_text("utf-8"))
+    except (OSError, YamlError) as error:
+        raise TenantError(f"{where}: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("theme"), dict):
+        raise TenantError(f"{where}: expected a mapping with a 'theme' section")
+    return Tenant(
+        slug=slug,
+        name=_text(data, "name", where),
+        short_name=_text(data, "short_name", where),
+        company_code=_text(data, "company_code", where),
+        creditor_id=_text(data, "creditor_id", where),
+        contact_email=_text(data, "contact_email", where),
+        contact_phone=_text(data, "contact_phone", where, required=False),
+        theme=_theme(data["theme"], folder, slug, where),
+    )
+
+
+def load_tenants(themes: Path) -> dict[str, Tenant]:
+    """Read every tenant under the themes folder, refusing any broken one."""
+    tenants = {
+        folder.name: load_tenant(folder)
+        for folder in sorted(themes.iterdir())
+        if (folder / "tenant.yaml").is_file()
+    }
+    if not tenants:
+        raise TenantError(f"no tenant found under {themes}")
+    return tenants
