@@ -1,0 +1,123 @@
+"""The application factory: one function builds the whole server."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from app.backoffice import routes as backoffice_routes
+from app.backoffice.ingest import Ingest, remove_orphan_attachments
+from app.backoffice.service import RECEIVER, BackOffice
+from app.backoffice.views import LOGIN_THROTTLE
+from app.config import ROOT, Config
+from app.forms.catalog import CATALOG_PATH, load_catalog
+from app.keys import BACKOFFICE, CONFIG, PORTAL, QUEUE, TENANTS
+from app.portal import routes as portal_routes
+from app.portal.service import Portal
+from app.portal.views import SEND_THROTTLE
+from app.storage import schema
+from app.storage.db import ensure_private_dir, open_database
+from app.tenants import load_tenants
+from app.throttle import Throttle
+from app.web import (
+    AccessLogger,
+    error_middleware,
+    forwarded_middleware,
+    security_headers,
+)
+
+log = logging.getLogger(__name__)
+
+READY: web.AppKey[asyncio.Event] = web.AppKey("ready")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Answer once the server is ready."""
+    if not request.app[READY].is_set():
+        raise web.HTTPServiceUnavailable()
+    pending = await request.app[PORTAL].store.submission_ids()
+    return web.json_response({"status": "ok", "pending": len(pending)})
+
+
+def _setup_templates(app: web.Application, config: Config) -> None:
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader(ROOT / "templates"),
+            jinja2.PrefixLoader({"tenant": jinja2.FileSystemLoader(config.themes)}),
+        ]
+    )
+    env = aiohttp_jinja2.setup(
+        app, loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.globals["json"] = json.dumps
+
+
+async def _sides(app: web.Application) -> AsyncIterator[None]:
+    """Open both sides' stores, wire them together and run the receiver."""
+    config = app[CONFIG]
+    os.umask(0o077)
+    ensure_private_dir(config.data)
+    catalog = load_catalog(CATALOG_PATH)
+    portal_db = await open_database(config.portal_dir / "portal.db", schema.PORTAL)
+    backoffice_db = await open_database(
+        config.backoffice_dir / "backoffice.db", schema.BACKOFFICE
+    )
+    portal = Portal(config, portal_db, catalog)
+    backoffice = BackOffice(config, backoffice_db, catalog)
+    portal.register_receiver(RECEIVER, backoffice.public_key())
+    await backoffice.load_demo_forms(portal, app[TENANTS])
+    await portal.queue.remove_orphans()
+    await remove_orphan_attachments(backoffice)
+    app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
+
+    await _announce_setup(backoffice, config)
+    ingest = asyncio.create_task(
+        Ingest(backoffice, portal.queue, config.batch_size).run(), name="ingest"
+    )
+    app[READY].set()
+    log.info("Ready on %s", config.public_url)
+    yield
+    ingest.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ingest
+    await portal_db.close()
+    await backoffice_db.close()
+
+
+async def _announce_setup(backoffice: BackOffice, config: Config) -> None:
+    """Print, once, the one-time address for the first clerk's password."""
+    token = await backoffice.new_setup_token()
+    if token:
+        # Printed, never logged: the address is a secret for the admin alone.
+        print(  # noqa: T201
+            "No clerk exists yet. Set the first clerk's password, once, at:\n"
+            f"  {config.public_url}/admin/setup/{token}",
+            flush=True,
+        )
+
+
+def create_app(config: Config) -> web.Application:
+    """Build the application for a configuration."""
+    app = web.Application(middlewares=[error_middleware, forwarded_middleware])
+    app[CONFIG] = config
+    app[TENANTS] = load_tenants(config.themes)
+    app[READY] = asyncio.Event()
+    app[SEND_THROTTLE] = Throttle(config.submissions_per_minute)
+    app[LOGIN_THROTTLE] = Throttle(config.logins_per_minute)
+    _setup_templates(app, config)
+    app.on_response_prepare.append(security_headers)
+    app.cleanup_ctx.append(_sides)
+
+    app.router.add_get("/healthz", healthz)
+    backoffice_routes.add_routes(app)
+    portal_routes.add_routes(app)
+    return app
+
+
+__all__ = ["AccessLogger", "create_app"]

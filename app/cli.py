@@ -1,0 +1,148 @@
+"""The command line: serve, and the admin's commands."""
+
+import argparse
+import asyncio
+import getpass
+import logging
+import ssl
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from app.config import Config, ConfigError, load_config
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+COMMANDS = ("serve", "add-clerk")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML configuration file")
+    parser.add_argument("--data", type=Path, help="folder of the runtime state")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe every command and its flags."""
+    parser = argparse.ArgumentParser(prog="run.py", description="MODPORTAL")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the server (the default)")
+    _common(serve)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    clerk = commands.add_parser(
+        "add-clerk", help="create a clerk or reset its password"
+    )
+    clerk.add_argument("name")
+    clerk.add_argument(
+        "--tenant",
+        action="append",
+        dest="tenants",
+        help="a tenant the clerk works for (repeatable; without it: every tenant)",
+    )
+    _common(clerk)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Config:
+    overrides = {
+        "data": str(args.data.resolve()) if args.data else None,
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+    }
+    config_path = args.config.resolve() if args.config else None
+    return load_config(config_path, **overrides)
+
+
+def _ssl_context(config: Config) -> ssl.SSLContext | None:
+    if not config.tls:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
+
+
+def serve(config: Config) -> None:
+    """Run the server until it is stopped."""
+    from app.application import create_app
+    from app.web import AccessLogger
+
+    if not config.tls and config.host not in LOOPBACK:
+        log.warning(
+            "Serving plain HTTP on %s: put a TLS proxy in front or set "
+            "tls.cert and tls.key",
+            config.host,
+        )
+    web.run_app(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        ssl_context=_ssl_context(config),
+        access_log_class=AccessLogger,
+        print=None,
+    )
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Passwort: ")
+        if first != getpass.getpass("Passwort wiederholen: "):
+            raise SystemExit("Die beiden Passwörter stimmen nicht überein.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def add_clerk(
+    config: Config, name: str, tenants: list[str] | None, password: str
+) -> bool:
+    """Create or reset a clerk in the back office's database."""
+    from app.backoffice.auth import hash_password, password_problem
+    from app.clock import iso, utcnow
+    from app.storage import schema
+    from app.storage.backoffice import BackOfficeStore
+    from app.storage.db import open_database
+    from app.tenants import load_tenants
+
+    if problem := password_problem(password):
+        raise SystemExit(problem)
+    known = load_tenants(config.themes)
+    if unknown := [t for t in tenants or [] if t not in known]:
+        raise SystemExit(f"unknown tenant: {', '.join(unknown)}")
+    db = await open_database(config.backoffice_dir / "backoffice.db", schema.BACKOFFICE)
+    try:
+        store = BackOfficeStore(db)
+        return await store.save_clerk(
+            name, await hash_password(password), tenants, iso(utcnow())
+        )
+    finally:
+        await db.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
+        argv.insert(0, "serve")
+    args = build_parser().parse_args(argv)
+    command = args.command
+    try:
+        config = _load(args)
+    except ConfigError as error:
+        raise SystemExit(f"configuration: {error}") from error
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if command == "serve":
+        serve(config)
+    elif command == "add-clerk":
+        name = args.name.strip()
+        if not name:
+            raise SystemExit("the clerk needs a name")
+        created = asyncio.run(add_clerk(config, name, args.tenants, _read_password()))
+        print(
+            "Sachbearbeiter angelegt."
+            if created  # noqa: T201
+            else "Passwort zurückgesetzt."
+        )

@@ -1,0 +1,18 @@
+"""Every address of the portal side, in one table."""
+
+from aiohttp import web
+
+from app.config import ROOT
+from app.portal import views
+
+
+def add_routes(app: web.Application) -> None:
+    """Add the portal's routes; tenant paths come last so fixed paths win."""
+    app.router.add_get("/", views.home)
+    app.router.add_get("/static/tenant/{tenant}/theme.css", views.theme_css)
+    app.router.add_get("/static/tenant/{tenant}/logo.png", views.logo)
+    app.router.add_static("/static/", ROOT / "app" / "static", append_version=False)
+    app.router.add_get("/{tenant}", views.tenant_redirect)
+    app.router.add_get("/{tenant}/", views.tenant_index)
+    app.router.add_get("/{tenant}/{form}", views.show_form)
+    app.router.add_post("/{tenant}/{form}", views.send_form)

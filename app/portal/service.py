@@ -1,0 +1,152 @@
+"""The portal side: published forms, form sessions and the sealing of sends."""
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app import crypto
+from app.clock import iso, utcnow
+from app.config import Config
+from app.forms.catalog import Catalog
+from app.forms.definition import FormDefinition
+from app.portal.intake import Intake, Limits, new_receipt
+from app.portal.queue import PendingQueue
+from app.storage.db import Database, ensure_private_dir, secret_file
+from app.storage.portal import DuplicateNonce, PortalStore, PublishedVersion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedForm:
+    """A published form version as the portal serves it."""
+
+    definition: FormDefinition
+    version: int
+    publish_until: str | None
+
+    def __getattr__(self, name: str):
+        return getattr(self.definition, name)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    number: str
+    received_at: str
+
+
+class Portal:
+    """Everything the portal side does with its own store."""
+
+    def __init__(self, config: Config, db: Database, catalog: Catalog) -> None:
+        self.config = config
+        self.store = PortalStore(db)
+        self.catalog = catalog
+        folder = ensure_private_dir(config.portal_dir)
+        self.queue = PendingQueue(self.store, folder / "files")
+        self.receivers_dir = ensure_private_dir(folder / "receivers")
+        self.csrf_secret = secret_file(folder / "csrf.secret")
+        self._definitions: dict[tuple[str, str, int], FormDefinition] = {}
+
+    # Outward channel: what the back office publishes.
+
+    def register_receiver(self, name: str, public_key: bytes) -> None:
+        """Keep a receiver's public key, the only key the portal ever holds."""
+        path = self.receivers_dir / f"{name}.pub"
+        path.write_text(public_key.hex() + "\n", encoding="ascii")
+        path.chmod(0o600)
+
+    def receiver_key(self, name: str):
+        """Return the public key that submissions for a receiver are sealed to."""
+        raw = (self.receivers_dir / f"{name}.pub").read_text("ascii").strip()
+        return crypto.load_public_key(bytes.fromhex(raw))
+
+    async def publish(self, version: PublishedVersion) -> None:
+        """Take a version the back office published."""
+        await self.store.publish(version, iso(utcnow()))
+        log.info(
+            "Published %s/%s version %s", version.tenant, version.slug, version.version
+        )
+
+    # Serving forms.
+
+    def _served(self, published: PublishedVersion) -> ServedForm:
+        key = (published.tenant, published.slug, published.version)
+        if key not in self._definitions:
+            self._definitions[key] = FormDefinition.from_dict(
+                json.loads(published.definition), self.catalog
+            )
+        return ServedForm(
+            self._definitions[key], published.version, published.publish_until
+        )
+
+    async def live_forms(self, tenant: str) -> list[ServedForm]:
+        """Return the forms of a tenant that are live right now."""
+        versions = await self.store.live_versions(tenant, iso(utcnow()))
+        return [self._served(v) for v in versions]
+
+    async def live_form(self, tenant: str, slug: str) -> ServedForm | None:
+        """Return the live version of one form, or None."""
+        published = await self.store.live_version(tenant, slug, iso(utcnow()))
+        return self._served(published) if published else None
+
+    async def served_form(
+        self, tenant: str, slug: str, version: int, grace: timedelta
+    ) -> ServedForm | None:
+        """Return the version a customer was served, while it may still be sent."""
+        published = await self.store.version(tenant, slug, version)
+        if published is None:
+            return None
+        until = published.publish_until
+        if until and utcnow() >= datetime.fromisoformat(until) + grace:
+            return None
+        return self._served(published)
+
+    # Inward: sealing and committing a submission.
+
+    def new_intake(self, form: ServedForm) -> Intake:
+        """Start reading a submission of a served form."""
+        uploads = self.config.uploads
+        ceiling = uploads.max_submission_bytes
+        if form.max_submission_bytes:
+            ceiling = min(ceiling, form.max_submission_bytes)
+        limits = Limits(
+            uploads.max_file_bytes, ceiling, uploads.max_pixels, uploads.max_files
+        )
+        submission_id = secrets.token_hex(16)
+        folder = self.queue.folder(submission_id)
+        return Intake(form.definition, folder, limits, form.version, id=submission_id)
+
+    async def previous_receipt(self, nonce: str) -> Receipt | None:
+        """Return the receipt of a form instance that was sent already."""
+        found = await self.store.receipt_for_nonce(nonce)
+        return Receipt(*found) if found else None
+
+    async def commit(
+        self, intake: Intake, values: dict[str, str], nonce: str, receiver: str
+    ) -> Receipt:
+        """Seal and durably store a checked submission; return its receipt."""
+        now = utcnow()
+        receipt = Receipt(new_receipt(intake.form.tenant), iso(now))
+        sealed = intake.seal(
+            values,
+            self.receiver_key(receiver),
+            receipt.number,
+            receipt.received_at,
+            receiver,
+        )
+        expires = iso(now + timedelta(hours=self.config.form_session_hours))
+        await intake.sync_folder()
+        try:
+            await self.store.add_submission(sealed, nonce, expires)
+        except DuplicateNonce:
+            await intake.discard()
+            previous = await self.previous_receipt(nonce)
+            if previous is None:
+                raise
+            return previous
+        log.info("Stored submission %s for %s", intake.id, receiver)
+        self.queue.notify(receiver)
+        return receipt

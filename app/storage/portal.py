@@ -1,0 +1,209 @@
+"""SQL of the portal side: published versions and sealed pending submissions."""
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.storage.db import Database
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    tenant: str
+    slug: str
+    version: int
+    definition: str
+    publish_from: str | None
+    publish_until: str | None
+
+
+@dataclass(frozen=True)
+class SealedFile:
+    file_id: str
+    field: str
+    sealed_size: int
+
+
+@dataclass(frozen=True)
+class SealedSubmission:
+    id: str
+    tenant: str
+    form_slug: str
+    form_version: int
+    receiver: str
+    receipt: str
+    received_at: str
+    sealed_key: bytes
+    sealed_values: bytes
+    files: tuple[SealedFile, ...]
+
+
+class DuplicateNonce(Exception):
+    """The form instance was sent already; its first submission stands."""
+
+
+_LIVE = """
+    SELECT * FROM published_versions
+    WHERE tenant = ? AND (publish_from IS NULL OR publish_from <= ?)
+      AND (publish_until IS NULL OR publish_until > ?)
+"""
+
+
+def _version(row: sqlite3.Row) -> PublishedVersion:
+    return PublishedVersion(
+        row["tenant"],
+        row["slug"],
+        row["version"],
+        row["definition"],
+        row["publish_from"],
+        row["publish_until"],
+    )
+
+
+class PortalStore:
+    """The portal database, behind named operations."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def publish(self, version: PublishedVersion, now: str) -> None:
+        """Store a version the back office published, with its schedule."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO published_versions VALUES (?,?,?,?,?,?,?)",
+                (
+                    version.tenant,
+                    version.slug,
+                    version.version,
+                    version.definition,
+                    version.publish_from,
+                    version.publish_until,
+                    now,
+                ),
+            )
+
+    async def live_versions(self, tenant: str, now: str) -> list[PublishedVersion]:
+        """Return the newest live version of each of a tenant's forms."""
+        rows = await self.db.fetchall(
+            _LIVE + " ORDER BY slug, version DESC", (tenant, now, now)
+        )
+        newest: dict[str, PublishedVersion] = {}
+        for row in rows:
+            newest.setdefault(row["slug"], _version(row))
+        return list(newest.values())
+
+    async def live_version(
+        self, tenant: str, slug: str, now: str
+    ) -> PublishedVersion | None:
+        """Return the version of a form that is live now, if any."""
+        row = await self.db.fetchone(
+            _LIVE + " AND slug = ? ORDER BY version DESC LIMIT 1",
+            (tenant, now, now, slug),
+        )
+        return _version(row) if row else None
+
+    async def version(
+        self, tenant: str, slug: str, number: int
+    ) -> PublishedVersion | None:
+        """Return one published version, live or not."""
+        row = await self.db.fetchone(
+            "SELECT * FROM published_versions WHERE tenant=? AND slug=? AND version=?",
+            (tenant, slug, number),
+        )
+        return _version(row) if row else None
+
+    async def receipt_for_nonce(self, nonce: str) -> tuple[str, str] | None:
+        """Return receipt and time of a form instance already sent."""
+        row = await self.db.fetchone(
+            "SELECT receipt, received_at FROM used_nonces WHERE nonce = ?", (nonce,)
+        )
+        return (row["receipt"], row["received_at"]) if row else None
+
+    async def add_submission(
+        self, submission: SealedSubmission, nonce: str, nonce_expires: str
+    ) -> None:
+        """Commit a sealed submission whole, with its files and its nonce."""
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO used_nonces VALUES (?,?,?,?)",
+                    (nonce, submission.receipt, submission.received_at, nonce_expires),
+                )
+                await conn.execute(
+                    "INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        submission.id,
+                        submission.tenant,
+                        submission.form_slug,
+                        submission.form_version,
+                        submission.receiver,
+                        submission.receipt,
+                        submission.received_at,
+                        submission.sealed_key,
+                        submission.sealed_values,
+                    ),
+                )
+                await conn.executemany(
+                    "INSERT INTO submission_files VALUES (?,?,?,?)",
+                    [
+                        (submission.id, f.file_id, f.field, f.sealed_size)
+                        for f in submission.files
+                    ],
+                )
+        except sqlite3.IntegrityError as error:
+            if "used_nonces" in str(error):
+                raise DuplicateNonce(nonce) from error
+            raise
+
+    async def pending(self, receiver: str, limit: int) -> list[SealedSubmission]:
+        """Return the oldest submissions waiting for a receiver."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM submissions WHERE receiver = ? ORDER BY received_at LIMIT ?",
+            (receiver, limit),
+        )
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        files: dict[str, list[SealedFile]] = {i: [] for i in ids}
+        for row in await self.db.fetchall(
+            f"SELECT * FROM submission_files WHERE submission_id IN ({marks}) "  # noqa: S608
+            "ORDER BY rowid",
+            ids,
+        ):
+            files[row["submission_id"]].append(
+                SealedFile(row["file_id"], row["field"], row["sealed_size"])
+            )
+        return [
+            SealedSubmission(
+                row["id"],
+                row["tenant"],
+                row["form_slug"],
+                row["form_version"],
+                row["receiver"],
+                row["receipt"],
+                row["received_at"],
+                row["sealed_key"],
+                row["sealed_values"],
+                tuple(files[row["id"]]),
+            )
+            for row in rows
+        ]
+
+    async def submission_ids(self) -> set[str]:
+        """Return the ids of every pending submission."""
+        return {
+            row["id"] for row in await self.db.fetchall("SELECT id FROM submissions")
+        }
+
+    async def delete_submissions(self, ids: Sequence[str]) -> None:
+        """Delete submissions with their file rows, in one transaction."""
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "DELETE FROM submissions WHERE id = ?", [(i,) for i in ids]
+            )
+
+    async def purge_nonces(self, now: str) -> None:
+        """Forget form instances whose session has ended."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM used_nonces WHERE expires_at <= ?", (now,))

@@ -1,0 +1,102 @@
+"""Numbered schema migrations of both sides, applied in order at start."""
+
+# The portal side: published forms and the waiting room of sealed submissions.
+# Nothing here is readable without the receiver's private key, except ids,
+# sizes, times and the names of form fields.
+PORTAL = (
+    """
+    CREATE TABLE published_versions (
+        tenant TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        publish_from TEXT,
+        publish_until TEXT,
+        published_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, slug, version)
+    );
+    CREATE TABLE submissions (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        form_slug TEXT NOT NULL,
+        form_version INTEGER NOT NULL,
+        receiver TEXT NOT NULL,
+        receipt TEXT NOT NULL UNIQUE,
+        received_at TEXT NOT NULL,
+        sealed_key BLOB NOT NULL,
+        sealed_values BLOB NOT NULL
+    );
+    CREATE INDEX submissions_by_receiver ON submissions (receiver, received_at);
+    CREATE TABLE submission_files (
+        submission_id TEXT NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
+        file_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        sealed_size INTEGER NOT NULL,
+        PRIMARY KEY (submission_id, file_id)
+    );
+    CREATE TABLE used_nonces (
+        nonce TEXT PRIMARY KEY,
+        receipt TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    """,
+)
+
+# The built-in back office: MODWORK's stand-in.
+BACKOFFICE = (
+    """
+    CREATE TABLE clerks (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        tenants TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        clerk_id INTEGER NOT NULL REFERENCES clerks (id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE forms (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant, slug)
+    );
+    CREATE TABLE form_versions (
+        form_id INTEGER NOT NULL REFERENCES forms (id),
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (form_id, version)
+    );
+    CREATE TABLE records (
+        id INTEGER PRIMARY KEY,
+        submission_id TEXT NOT NULL UNIQUE,
+        tenant TEXT NOT NULL,
+        record_type TEXT NOT NULL,
+        form_slug TEXT NOT NULL,
+        form_version INTEGER NOT NULL,
+        form_title TEXT NOT NULL,
+        receipt TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        taken_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'new',
+        field_values TEXT NOT NULL
+    );
+    CREATE INDEX records_by_receipt ON records (receipt);
+    CREATE INDEX records_by_time ON records (tenant, received_at);
+    CREATE TABLE attachments (
+        id TEXT PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        field TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL
+    );
+    """,
+)

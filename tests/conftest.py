@@ -1,0 +1,179 @@
+"""Shared fixtures: the real app over real SQLite files in a temporary folder."""
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from app.application import create_app
+from app.config import ROOT, load_config
+from app.keys import PORTAL
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def config(data_dir: Path):
+    return load_config(None, data=str(data_dir))
+
+
+@pytest.fixture
+async def client(aiohttp_client, config):
+    return await aiohttp_client(create_app(config))
+
+
+def csrf_token(html: str) -> str:
+    """Return the form token of a rendered form page."""
+    match = CSRF.search(html)
+    assert match, "the page has no csrf_token input"
+    return match.group(1)
+
+
+def form_data(
+    token: str | None,
+    fields: dict[str, str],
+    files: dict[str, tuple[str, bytes]] | None = None,
+) -> aiohttp.FormData:
+    """Build a multipart body as a browser sends it: the token first."""
+    data = aiohttp.FormData(quote_fields=False, default_to_multipart=True)
+    if token is not None:
+        data.add_field("csrf_token", token)
+    for name, value in fields.items():
+        data.add_field(name, value)
+    for name, (filename, content) in (files or {}).items():
+        data.add_field(
+            name, content, filename=filename, content_type="application/octet-stream"
+        )
+    return data
+
+
+async def open_form(client, path: str) -> str:
+    """Fetch a form page as a browser would and return its token."""
+    response = await client.get(path)
+    assert response.status == 200, await response.text()
+    return csrf_token(await response.text())
+
+
+async def send(client, path: str, fields: dict[str, str], files=None):
+    """Open a form and send it; return the response."""
+    token = await open_form(client, path)
+    return await client.post(path, data=form_data(token, fields, files))
+
+
+async def wait_until_taken(app, timeout: float = 10.0) -> None:
+    """Wait until the receiver has taken every pending submission."""
+    store = app[PORTAL].store
+    deadline = time.monotonic() + timeout
+    while await store.submission_ids():
+        assert time.monotonic() < deadline, "submissions were not taken in time"
+        await asyncio.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """The real server as a separate process on loopback."""
+
+    def __init__(self, data: Path, port: int | None = None) -> None:
+        self.data = data
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.log = data.parent / f"server-{self.port}.log"
+
+    def start(self) -> "Server":
+        log = open(self.log, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "run.py",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data",
+                str(self.data),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"server did not start: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def server(data_dir: Path):
+    running = Server(data_dir).start()
+    yield running
+    running.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            "Debian's chromium is missing at /usr/bin/chromium: install it with "
+            "`apt-get install chromium` (bash .ci/run does), then run make test."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
