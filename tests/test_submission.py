@@ -1,10 +1,7 @@
 """A customer's send becomes a record; refused sends store nothing."""
 
-import pytest
-
-from app.keys import BACKOFFICE, PORTAL
-from tests.conftest import form_data, open_form, send, wait_until_taken
-from tests.images import jpeg_photo
+from app.keys import BACKOFFICE
+from tests.conftest import send, wait_until_taken
 
 SEPA = "/musterstadt/sepa-mandat"
 METER = "/musterstadt/zaehlerstand"
