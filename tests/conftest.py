@@ -1,6 +1,7 @@
 """Shared fixtures: the real app over real SQLite files in a temporary folder."""
 
 import asyncio
+import io
 import os
 import re
 import socket
@@ -54,8 +55,12 @@ def form_data(
     for name, value in fields.items():
         data.add_field(name, value)
     for name, (filename, content) in (files or {}).items():
+        # A BytesIO, since aiohttp warns of large raw bytes bodies.
         data.add_field(
-            name, content, filename=filename, content_type="application/octet-stream"
+            name,
+            io.BytesIO(content),
+            filename=filename,
+            content_type="application/octet-stream",
         )
     return data
 
