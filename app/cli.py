@@ -15,7 +15,7 @@ from app.config import Config, ConfigError, load_config
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-COMMANDS = ("serve", "add-clerk")
+COMMANDS = ("serve", "add-clerk", "import-form")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a tenant the clerk works for (repeatable; without it: every tenant)",
     )
     _common(clerk)
+    form = commands.add_parser(
+        "import-form", help="publish a form definition as a new version"
+    )
+    form.add_argument("file", type=Path)
+    _common(form)
     return parser
 
 
@@ -120,6 +125,41 @@ async def add_clerk(
         await db.close()
 
 
+async def import_form(config: Config, path: Path) -> tuple[str, int]:
+    """Publish a form definition file as the form's next version."""
+    from app.backoffice.service import BackOffice
+    from app.forms.catalog import CATALOG_PATH, load_catalog
+    from app.forms.definition import DefinitionError, load_definition_file
+    from app.portal.service import Portal
+    from app.storage import schema
+    from app.storage.db import open_database
+    from app.tenants import load_tenants
+
+    catalog = load_catalog(CATALOG_PATH)
+    try:
+        form = load_definition_file(path, catalog)
+    except (OSError, DefinitionError) as error:
+        raise SystemExit(f"{path}: {error}") from error
+    if form.tenant not in load_tenants(config.themes):
+        raise SystemExit(f"{path}: unknown tenant {form.tenant!r}")
+    # Limitation: a running server learns of the new version on its next
+    # page view, but no control socket tells it yet, so nothing is re-armed.
+    portal_db = await open_database(config.portal_dir / "portal.db", schema.PORTAL)
+    backoffice_db = await open_database(
+        config.backoffice_dir / "backoffice.db", schema.BACKOFFICE
+    )
+    try:
+        portal = Portal(config, portal_db, catalog)
+        backoffice = BackOffice(config, backoffice_db, catalog)
+        portal.register_receiver("builtin", backoffice.public_key())
+        return f"{form.tenant}/{form.slug}", await backoffice.publish(
+            portal, form, "import-form"
+        )
+    finally:
+        await portal_db.close()
+        await backoffice_db.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -141,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
         if not name:
             raise SystemExit("the clerk needs a name")
         created = asyncio.run(add_clerk(config, name, args.tenants, _read_password()))
-        print(
-            "Sachbearbeiter angelegt."
-            if created  # noqa: T201
-            else "Passwort zurückgesetzt."
-        )
+        message = "Sachbearbeiter angelegt." if created else "Passwort zurückgesetzt."
+        print(message)  # noqa: T201
+    elif command == "import-form":
+        name, version = asyncio.run(import_form(config, args.file.resolve()))
+        print(f"{name}: Version {version} veröffentlicht.")  # noqa: T201

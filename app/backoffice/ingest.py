@@ -33,10 +33,21 @@ class Ingest:
     async def run(self) -> None:
         """Take whatever waits, then sleep until the next arrival."""
         arrival = self.queue.arrival(RECEIVER)
+        delay = 1.0
         while True:
             arrival.clear()
-            while await self.take_batch():
-                pass
+            try:
+                while await self.take_batch():
+                    pass
+            except Exception:
+                # What failed stays pending in the portal; try again later.
+                log.error(
+                    "Taking submissions failed; retrying in %.0fs", delay, exc_info=True
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+                continue
+            delay = 1.0
             await arrival.wait()
 
     async def take_batch(self) -> int:
