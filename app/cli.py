@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import ssl
 import sys
 from pathlib import Path
@@ -162,6 +163,8 @@ async def import_form(config: Config, path: Path) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the command."""
+    # Whatever any command creates under data/ is for the owner alone.
+    os.umask(0o077)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
         argv.insert(0, "serve")
