@@ -15,9 +15,11 @@ from app.backoffice import routes as backoffice_routes
 from app.backoffice.ingest import Ingest, remove_orphan_attachments
 from app.backoffice.service import RECEIVER, BackOffice
 from app.backoffice.views import LOGIN_THROTTLE
+from app.commands import register_commands
 from app.config import ROOT, Config
+from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
-from app.keys import BACKOFFICE, CONFIG, PORTAL, QUEUE, TENANTS
+from app.keys import BACKOFFICE, CONFIG, CONTROL, PORTAL, QUEUE, SCHEDULER, TENANTS
 from app.portal import routes as portal_routes
 from app.portal.service import Portal
 from app.portal.views import SEND_THROTTLE
@@ -25,6 +27,7 @@ from app.storage import schema
 from app.storage.db import ensure_private_dir, open_database
 from app.tenants import load_tenants
 from app.throttle import Throttle
+from app.timers import Scheduler
 from app.web import (
     AccessLogger,
     error_middleware,
@@ -76,16 +79,25 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     await remove_orphan_attachments(backoffice)
     app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
 
+    control = app[CONTROL] = ControlServer(config.data)
+    register_commands(app)
+    await control.start()
     await _announce_setup(backoffice, config)
-    ingest = asyncio.create_task(
-        Ingest(backoffice, portal.queue, config.batch_size).run(), name="ingest"
-    )
+    tasks = [
+        asyncio.create_task(
+            Ingest(backoffice, portal.queue, config.batch_size).run(), name="ingest"
+        ),
+        asyncio.create_task(app[SCHEDULER].run(), name="scheduler"),
+    ]
     app[READY].set()
     log.info("Ready on %s", config.public_url)
     yield
-    ingest.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await ingest
+    await control.close()
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await portal_db.close()
     await backoffice_db.close()
 
@@ -108,6 +120,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[TENANTS] = load_tenants(config.themes)
     app[READY] = asyncio.Event()
+    app[SCHEDULER] = Scheduler()
     app[SEND_THROTTLE] = Throttle(config.submissions_per_minute)
     app[LOGIN_THROTTLE] = Throttle(config.logins_per_minute)
     _setup_templates(app, config)

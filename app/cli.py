@@ -126,25 +126,25 @@ async def add_clerk(
         await db.close()
 
 
-async def import_form(config: Config, path: Path) -> tuple[str, int]:
+async def import_form(config: Config, path: Path) -> dict:
     """Publish a form definition file as the form's next version."""
+    from app import control
     from app.backoffice.service import BackOffice
+    from app.commands import publish_definition
     from app.forms.catalog import CATALOG_PATH, load_catalog
-    from app.forms.definition import DefinitionError, load_definition_file
     from app.portal.service import Portal
     from app.storage import schema
     from app.storage.db import open_database
     from app.tenants import load_tenants
 
-    catalog = load_catalog(CATALOG_PATH)
     try:
-        form = load_definition_file(path, catalog)
-    except (OSError, DefinitionError) as error:
-        raise SystemExit(f"{path}: {error}") from error
-    if form.tenant not in load_tenants(config.themes):
-        raise SystemExit(f"{path}: unknown tenant {form.tenant!r}")
-    # Limitation: a running server learns of the new version on its next
-    # page view, but no control socket tells it yet, so nothing is re-armed.
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.ControlError(f"{path}: {error}") from error
+    args = {"text": text, "source": str(path)}
+    if (answer := await control.call(config.data, "import-form", args)) is not None:
+        return answer
+    catalog = load_catalog(CATALOG_PATH)
     portal_db = await open_database(config.portal_dir / "portal.db", schema.PORTAL)
     backoffice_db = await open_database(
         config.backoffice_dir / "backoffice.db", schema.BACKOFFICE
@@ -153,8 +153,8 @@ async def import_form(config: Config, path: Path) -> tuple[str, int]:
         portal = Portal(config, portal_db, catalog)
         backoffice = BackOffice(config, backoffice_db, catalog)
         portal.register_receiver("builtin", backoffice.public_key())
-        return f"{form.tenant}/{form.slug}", await backoffice.publish(
-            portal, form, "import-form"
+        return await publish_definition(
+            portal, backoffice, load_tenants(config.themes), text, str(path)
         )
     finally:
         await portal_db.close()
@@ -187,5 +187,10 @@ def main(argv: list[str] | None = None) -> None:
         message = "Sachbearbeiter angelegt." if created else "Passwort zurückgesetzt."
         print(message)  # noqa: T201
     elif command == "import-form":
-        name, version = asyncio.run(import_form(config, args.file.resolve()))
-        print(f"{name}: Version {version} veröffentlicht.")  # noqa: T201
+        from app.control import ControlError
+
+        try:
+            answer = asyncio.run(import_form(config, args.file.resolve()))
+        except ControlError as error:
+            raise SystemExit(str(error)) from error
+        print(f"{answer['form']}: Version {answer['version']} veröffentlicht.")  # noqa: T201

@@ -7,16 +7,20 @@ from aiohttp import web
 if TYPE_CHECKING:
     from app.backoffice.service import BackOffice
     from app.config import Config
+    from app.control import ControlServer
     from app.portal.queue import PendingQueue
     from app.portal.service import Portal
     from app.storage.backoffice import Clerk
     from app.tenants import Tenant
+    from app.timers import Scheduler
 
 CONFIG: web.AppKey["Config"] = web.AppKey("config")
 TENANTS: web.AppKey[dict[str, "Tenant"]] = web.AppKey("tenants")
 PORTAL: web.AppKey["Portal"] = web.AppKey("portal")
 QUEUE: web.AppKey["PendingQueue"] = web.AppKey("queue")
 BACKOFFICE: web.AppKey["BackOffice"] = web.AppKey("backoffice")
+SCHEDULER: web.AppKey["Scheduler"] = web.AppKey("scheduler")
+CONTROL: web.AppKey["ControlServer"] = web.AppKey("control")
 
 CLIENT_IP: web.RequestKey[str] = web.RequestKey("client_ip", str)
 SECURE: web.RequestKey[bool] = web.RequestKey("secure", bool)

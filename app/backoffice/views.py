@@ -107,7 +107,7 @@ async def login(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/admin/records")
     await auth.start_session(request, response, found[0])
     log.info("Clerk %s logged in", found[0].id)
-    return response
+    raise response
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -117,7 +117,7 @@ async def logout(request: web.Request) -> web.Response:
     auth.check_csrf(request, str(form.get("csrf_token", "")))
     response = web.HTTPSeeOther("/admin/login")
     await auth.end_session(request, response)
-    return response
+    raise response
 
 
 def _setup_token_valid(request: web.Request) -> bool:
@@ -169,7 +169,7 @@ async def setup(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/admin/records")
     await auth.start_session(request, response, found[0])
     log.info("First clerk created")
-    return response
+    raise response
 
 
 def _record_summary(request: web.Request, row) -> dict:
