@@ -29,7 +29,26 @@ _NOT_ALLOWED = "Bitte laden Sie ein Foto (JPEG oder PNG) oder ein PDF-Dokument h
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IHDR_HEAD = b"\x00\x00\x00\x0dIHDR"
-_PNG_DROPPED = frozenset({b"tEXt", b"zTXt", b"iTXt", b"tIME"})
+# Chunks a PNG keeps: the critical ones and ancillary ones that only say how
+# to show the pixels. Everything else (text, time, Exif, private chunks, the
+# frames of an animation) is dropped: a keep-list, since a drop-list lets any
+# new or private chunk carry metadata through.
+_PNG_CRITICAL = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND"})
+_PNG_KEPT = _PNG_CRITICAL | frozenset(
+    {
+        b"tRNS",
+        b"gAMA",
+        b"cHRM",
+        b"sRGB",
+        b"iCCP",
+        b"sBIT",
+        b"bKGD",
+        b"pHYs",
+        b"cICP",
+        b"mDCv",
+        b"cLLi",
+    }
+)
 _PNG_MAX_LENGTH = 0x7FFFFFFF
 _PDF_TAIL = 1024
 _EXIF_IDENT = b"Exif\x00\x00"
@@ -373,14 +392,10 @@ class _JpegSanitizer(Sanitizer):
 
 
 class _PngSanitizer(Sanitizer):
-    """Drop PNG text, time and Exif chunks; pass every other chunk on unchanged."""
+    """Keep a PNG's pixels and how to show them; drop every other chunk."""
 
     # Limitation: chunk CRCs are not verified; a damaged kept chunk is passed on
     # and left for the decoder to reject.
-    # Limitation: ancillary chunks other than tEXt, zTXt, iTXt, tIME and eXIf,
-    # including private ones, pass through and may carry metadata.
-    # Limitation: the frames of an animated PNG pass through, so decoding work
-    # is bounded by max_pixels per frame but not over all frames.
 
     def __init__(self, max_pixels: int) -> None:
         self._orientation: int | None = None
@@ -415,7 +430,9 @@ class _PngSanitizer(Sanitizer):
         """Keep, drop or read one chunk after its header, CRC included."""
         if kind == b"eXIf":
             yield from self._exif(length)
-        elif kind in _PNG_DROPPED:
+        elif kind not in _PNG_KEPT:
+            if kind[:1].isupper():
+                raise _refused("PNG with an unknown critical chunk", _BROKEN_IMAGE)
             yield from self._skip(length + 4)
         else:
             if kind == b"IDAT" and not self._idat_seen:

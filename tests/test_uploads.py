@@ -310,3 +310,23 @@ def test_pdf_without_header_or_eof_mark_at_its_end_is_refused(damaged):
     with pytest.raises(UploadRefused) as refused:
         sanitize(damaged, "application/pdf", chunk_size=100)
     assert refused.value.message == BROKEN_PDF
+
+
+@pytest.mark.parametrize(
+    "kind", [b"prVt", b"acTL", b"fcTL", b"fdAT", b"sPLT", b"hIST", b"eXIf"]
+)
+def test_png_keeps_only_chunks_that_show_its_pixels(kind):
+    photo = images.with_png_chunk(
+        images.png_photo(orientation=1), images.png_chunk(kind, b"Erika")
+    )
+    cleaned = sanitize(photo, "image/png")
+    assert kind not in images.png_chunk_types(cleaned)
+    assert b"Erika" not in cleaned
+
+
+def test_png_with_an_unknown_critical_chunk_is_refused():
+    photo = images.with_png_chunk(
+        images.png_photo(), images.png_chunk(b"XYZW", b"data")
+    )
+    with pytest.raises(UploadRefused):
+        sanitize(photo, "image/png")
