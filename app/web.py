@@ -9,6 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from app import csrf
 from app.keys import CLIENT_IP, CONFIG, SECURE, TENANTS
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,26 @@ def client_address(request: web.Request) -> str:
 def is_secure(request: web.Request) -> bool:
     """Say whether the client reached us over TLS, directly or via our proxy."""
     return bool(request.get(SECURE))
+
+
+def browser_cookie(request: web.Request) -> str:
+    """Return the browser's CSRF cookie value, or a fresh one to set."""
+    return request.cookies.get(csrf.COOKIE) or csrf.new_cookie_value()
+
+
+def keep_browser_cookie(
+    request: web.Request, response: web.StreamResponse, value: str
+) -> None:
+    """Give the browser its CSRF cookie unless it already sent that value."""
+    if request.cookies.get(csrf.COOKIE) != value:
+        response.set_cookie(
+            csrf.COOKIE,
+            value,
+            httponly=True,
+            samesite="Strict",
+            secure=is_secure(request),
+            path="/",
+        )
 
 
 @web.middleware

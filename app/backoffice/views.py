@@ -11,7 +11,13 @@ from app.backoffice import auth
 from app.clock import german, iso, utcnow
 from app.keys import BACKOFFICE, CLERK, TENANTS
 from app.throttle import Throttle
-from app.web import PageError, client_address, is_secure, render
+from app.web import (
+    PageError,
+    browser_cookie,
+    client_address,
+    keep_browser_cookie,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +41,12 @@ def _page(request: web.Request, name: str, context: dict, status: int = 200):
 
 def _anonymous_form(request, name, purpose, context, status=200):
     """Render a page whose form is sent before any session exists."""
-    portal_secret = request.app[BACKOFFICE].form_secret
-    cookie = request.cookies.get(csrf.COOKIE) or csrf.new_cookie_value()
-    context["csrf_token"] = csrf.issue(portal_secret, cookie, purpose)
+    secret = request.app[BACKOFFICE].form_secret
+    cookie = browser_cookie(request)
+    context["csrf_token"] = csrf.issue(secret, cookie, purpose)
     context.setdefault("clerk", None)
     response = render(request, name, context, status=status)
-    response.set_cookie(
-        csrf.COOKIE,
-        cookie,
-        httponly=True,
-        samesite="Strict",
-        secure=is_secure(request),
-        path="/",
-    )
+    keep_browser_cookie(request, response, cookie)
     return response
 
 

@@ -13,7 +13,13 @@ from app.portal.intake import Intake, Malformed, TooLarge
 from app.portal.service import Receipt, ServedForm
 from app.tenants import Tenant
 from app.throttle import Throttle
-from app.web import PageError, client_address, is_secure, render
+from app.web import (
+    PageError,
+    browser_cookie,
+    client_address,
+    keep_browser_cookie,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +108,7 @@ def _form_page(
     response = render(
         request, "portal/form.html", context, status=status, tenant=tenant
     )
-    if request.cookies.get(csrf.COOKIE) != cookie:
-        response.set_cookie(
-            csrf.COOKIE,
-            cookie,
-            httponly=True,
-            samesite="Strict",
-            secure=is_secure(request),
-            path="/",
-        )
+    keep_browser_cookie(request, response, cookie)
     return response
 
 
@@ -124,8 +122,7 @@ async def show_form(request: web.Request) -> web.Response:
     form = await request.app[PORTAL].live_form(tenant.slug, request.match_info["form"])
     if form is None:
         raise PageError(404)
-    cookie = request.cookies.get(csrf.COOKIE) or csrf.new_cookie_value()
-    return _form_page(request, tenant, form, cookie)
+    return _form_page(request, tenant, form, browser_cookie(request))
 
 
 async def send_form(request: web.Request) -> web.Response:
