@@ -29,7 +29,7 @@ format: $(BIN)/python
 	$(BIN)/ruff format .
 
 bench: $(BIN)/python
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

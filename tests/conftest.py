@@ -182,3 +182,80 @@ def browser():
         )
         yield launched
         launched.close()
+
+
+# Helpers of the back office, command line and web layer tests.
+
+ADMIN_PASSWORD = "richtig-langes-Passwort-42"
+RECEIPT = re.compile(r'class="panel__receipt">([A-Z0-9-]+)<')
+
+
+def receipt_number(html: str) -> str:
+    """Return the receipt number a receipt page shows."""
+    match = RECEIPT.search(html)
+    assert match, "the page shows no receipt number"
+    return match.group(1)
+
+
+async def add_clerk(app, name: str, password: str, tenants=None) -> None:
+    """Create a clerk in the back office's store, as `run.py add-clerk` does."""
+    from app.backoffice.auth import hash_password
+    from app.clock import iso, utcnow
+    from app.keys import BACKOFFICE
+
+    store = app[BACKOFFICE].store
+    await store.save_clerk(name, await hash_password(password), tenants, iso(utcnow()))
+
+
+async def log_in(client, name: str, password: str):
+    """Open the login page and send a name and password; return the answer."""
+    token = await open_form(client, "/admin/login")
+    fields = {"csrf_token": token, "name": name, "password": password}
+    return await client.post("/admin/login", data=fields, allow_redirects=False)
+
+
+class ConfiguredServer(Server):
+    """The real server started with a chosen command line, over HTTP or HTTPS."""
+
+    def __init__(self, data: Path, arguments: list[str], context=None) -> None:
+        super().__init__(data)
+        self.arguments = arguments
+        self.context = context
+        if context is not None:
+            self.url = f"https://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        """Return the command line: the chosen words, then port and data folder."""
+        port = ["--port", str(self.port), "--data", str(self.data)]
+        return [sys.executable, "run.py", *self.arguments, *port]
+
+    def start(self) -> "ConfiguredServer":
+        # The child holds its own copy of the descriptor, so ours may close now.
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                with urllib.request.urlopen(
+                    f"{self.url}/healthz", timeout=1, context=self.context
+                ) as answer:
+                    if answer.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"server did not start: {self.log.read_text()}")
+
+
+@pytest.fixture
+def served(data_dir: Path):
+    """The real server on loopback, like `server`, leaving no file open."""
+    running = ConfiguredServer(data_dir, ["serve"]).start()
+    yield running
+    running.stop()

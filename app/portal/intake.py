@@ -149,38 +149,41 @@ class Intake:
             return
         await self._seal_file(part, form_field, content_type, head, limit)
 
+    async def _raw_chunks(self, part, head: bytes, limit: int):
+        """Yield a file part's bytes as they arrive, refusing it past its limit."""
+        size = len(head)
+        yield head
+        while chunk := await part.read_chunk(READ_SIZE):
+            self._count(len(chunk))
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge("file")
+            yield chunk
+
     async def _seal_file(self, part, form_field, content_type, head, limit) -> None:
+        """Strip, seal and write one file chunk by chunk; keep it if it is sound."""
         file_id = secrets.token_hex(8)
         path = self.folder / file_id
         sanitizer = sanitizer_for(content_type, self.limits.max_pixels)
         sealer = crypto.FileSealer(self.data_key, self.id, file_id)
-        size, plain_size, written = len(head), 0, 0
+        plain_size = 0
         await asyncio.to_thread(self.folder.mkdir, mode=0o700, exist_ok=True)
         async with aiofiles.open(path, "wb") as out:
-            written += await out.write(sealer.header)
+            written = await out.write(sealer.header)
             try:
-                clean = sanitizer.feed(bytes(head))
-                while True:
+                async for chunk in self._raw_chunks(part, bytes(head), limit):
+                    clean = sanitizer.feed(chunk)
                     plain_size += len(clean)
                     written += await out.write(sealer.update(clean))
-                    chunk = await part.read_chunk(READ_SIZE)
-                    if not chunk:
-                        break
-                    self._count(len(chunk))
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooLarge("file")
-                    clean = sanitizer.feed(chunk)
                 clean = sanitizer.finish()
             except UploadRefused as refused:
                 self.file_errors[form_field.name] = str(refused)
-                await self._drain(part, limit - size)
+                await self._drain(part)
                 await out.close()
                 await asyncio.to_thread(path.unlink, missing_ok=True)
                 return
             plain_size += len(clean)
-            written += await out.write(sealer.update(clean))
-            written += await out.write(sealer.finish())
+            written += await out.write(sealer.update(clean) + sealer.finish())
             await out.flush()
             await asyncio.to_thread(os.fsync, out.fileno())
         self.files.append(
