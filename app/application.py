@@ -14,7 +14,11 @@ from aiohttp import web
 from app.backoffice import routes as backoffice_routes
 from app.backoffice.ingest import Ingest, remove_orphan_attachments
 from app.backoffice.service import RECEIVER, BackOffice
-from app.backoffice.views import LOGIN_THROTTLE
+from app.backoffice.views import (
+    LOGIN_THROTTLE,
+    NAME_FAILURES_PER_WINDOW,
+    NAME_THROTTLE,
+)
 from app.commands import register_commands
 from app.config import ROOT, Config
 from app.control import ControlServer
@@ -22,7 +26,7 @@ from app.forms.catalog import CATALOG_PATH, load_catalog
 from app.keys import BACKOFFICE, CONFIG, CONTROL, PORTAL, QUEUE, SCHEDULER, TENANTS
 from app.portal import routes as portal_routes
 from app.portal.service import Portal
-from app.portal.views import SEND_THROTTLE
+from app.portal.views import EMPTY_FORMS, SEND_THROTTLE
 from app.storage import schema
 from app.storage.db import ensure_private_dir, open_database
 from app.tenants import load_tenants
@@ -122,7 +126,9 @@ def create_app(config: Config) -> web.Application:
     app[READY] = asyncio.Event()
     app[SCHEDULER] = Scheduler()
     app[SEND_THROTTLE] = Throttle(config.submissions_per_minute)
+    app[EMPTY_FORMS] = {}
     app[LOGIN_THROTTLE] = Throttle(config.logins_per_minute)
+    app[NAME_THROTTLE] = Throttle(NAME_FAILURES_PER_WINDOW, window_s=15 * 60)
     _setup_templates(app, config)
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_sides)

@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from app.config import Config, ConfigError, load_config
+from app.tenants import TenantError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,11 @@ def _load(args: argparse.Namespace) -> Config:
 def _ssl_context(config: Config) -> ssl.SSLContext | None:
     if not config.tls:
         return None
+    if config.tls_key.stat().st_mode & 0o077:
+        raise ConfigError(
+            f"setting 'tls.key': {config.tls_key} must be readable by its owner "
+            "alone (chmod 600)"
+        )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(config.tls_cert, config.tls_key)
@@ -178,7 +184,10 @@ def main(argv: list[str] | None = None) -> None:
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if command == "serve":
-        serve(config)
+        try:
+            serve(config)
+        except (ConfigError, TenantError, OSError) as error:
+            raise SystemExit(f"cannot start: {error}") from error
     elif command == "add-clerk":
         name = args.name.strip()
         if not name:

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
         "max_submission_bytes": 25_000_000,
         "max_pixels": 40_000_000,
         "max_files": 10,
+        "idle_timeout_s": 60,
+        "send_timeout_s": 1800,
     },
     "throttle": {
         "submissions_per_minute": 20,
@@ -47,6 +49,8 @@ class Uploads:
     max_submission_bytes: int
     max_pixels: int
     max_files: int
+    idle_timeout_s: int
+    send_timeout_s: int
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,18 @@ def _positive(values: dict, section: str) -> None:
             raise ConfigError(f"setting '{section}.{key}' must be positive")
 
 
+def _anchor_paths(given: dict, folder: Path) -> None:
+    """Make a file's relative paths relative to the file's own folder."""
+    for key in ("data", "themes"):
+        if isinstance(given.get(key), str) and given[key]:
+            given[key] = str(_path(given[key], folder))
+    tls = given.get("tls")
+    if isinstance(tls, dict):
+        for key in ("cert", "key"):
+            if isinstance(tls.get(key), str) and tls[key]:
+                tls[key] = str(_path(tls[key], folder))
+
+
 def load_config(path: Path | None = None, **overrides: Any) -> Config:
     """Read the config file, lay flags over it and check the result."""
     given: dict = {}
@@ -124,11 +140,12 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
             raise ConfigError(f"cannot read config {path}: {error}") from error
         if not isinstance(given, dict):
             raise ConfigError(f"config {path} must be a mapping at the top")
+    if path is not None:
+        _anchor_paths(given, path.parent.resolve())
     given.update({k: v for k, v in overrides.items() if v is not None})
     raw = _merge(DEFAULTS, given)
-    # Relative paths in a file are read from the file's folder, defaults from
-    # the project's; flags arrive absolute from run.py.
-    base = path.parent.resolve() if path is not None else ROOT
+    # What is still relative now is a default: it lives in the project.
+    base = ROOT
 
     _positive(raw["uploads"], "uploads")
     _positive(raw["throttle"], "throttle")
@@ -142,7 +159,8 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
     except (TypeError, ValueError) as error:
         raise ConfigError(f"setting 'trusted_proxies': {error}") from error
     scheme = "https" if tls["cert"] else "http"
-    public_url = raw["public_url"] or f"{scheme}://{raw['host']}:{raw['port']}"
+    host = f"[{raw['host']}]" if ":" in raw["host"] else raw["host"]
+    public_url = raw["public_url"] or f"{scheme}://{host}:{raw['port']}"
     if not public_url.startswith(("http://", "https://")):
         raise ConfigError("setting 'public_url' must start with http:// or https://")
     return Config(

@@ -13,9 +13,7 @@ class Throttle:
         self.max_keys = max_keys
         self._events: dict[str, deque[float]] = {}
 
-    def allow(self, key: str) -> bool:
-        """Count one event for the key and say whether it is within the limit."""
-        now = time.monotonic()
+    def _window(self, key: str, now: float) -> deque[float]:
         events = self._events.get(key)
         if events is None:
             if len(self._events) >= self.max_keys:
@@ -23,9 +21,22 @@ class Throttle:
             events = self._events[key] = deque()
         while events and events[0] <= now - self.window_s:
             events.popleft()
-        if len(events) >= self.limit:
+        return events
+
+    def exceeded(self, key: str) -> bool:
+        """Say whether the key has used up its events, without counting one."""
+        return len(self._window(key, time.monotonic())) >= self.limit
+
+    def hit(self, key: str) -> None:
+        """Count one event for the key."""
+        now = time.monotonic()
+        self._window(key, now).append(now)
+
+    def allow(self, key: str) -> bool:
+        """Count one event for the key and say whether it is within the limit."""
+        if self.exceeded(key):
             return False
-        events.append(now)
+        self.hit(key)
         return True
 
     def _forget_idle(self, now: float) -> None:

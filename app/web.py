@@ -21,6 +21,11 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 ERROR_TEXTS = {
+    408: (
+        "Zeitüberschreitung",
+        "Die Übertragung hat zu lange gedauert. Ihre Angaben wurden nicht "
+        "gespeichert. Bitte versuchen Sie es erneut.",
+    ),
     400: ("Ungültige Anfrage", "Die Anfrage konnte nicht verarbeitet werden."),
     403: ("Zugriff verweigert", "Sie haben keinen Zugriff auf diese Seite."),
     404: ("Seite nicht gefunden", "Diese Seite gibt es nicht oder nicht mehr."),
@@ -75,6 +80,21 @@ def client_address(request: web.Request) -> str:
     return request.get(CLIENT_IP) or request.remote or ""
 
 
+def throttle_key(request: web.Request) -> str:
+    """Return the key a client is throttled by: its address, IPv6 by /64."""
+    address = client_address(request)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        # One household or host gets a whole /64; count it as one client.
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def is_secure(request: web.Request) -> bool:
     """Say whether the client reached us over TLS, directly or via our proxy."""
     return bool(request.get(SECURE))
@@ -100,6 +120,16 @@ def keep_browser_cookie(
         )
 
 
+def _header_values(request: web.Request, name: str) -> list[str]:
+    """Return a header's comma-separated values over all its lines, in order."""
+    return [
+        value.strip()
+        for line in request.headers.getall(name, [])
+        for value in line.split(",")
+        if value.strip()
+    ]
+
+
 @web.middleware
 async def forwarded_middleware(request: web.Request, handler: Handler):
     """Take X-Forwarded-For and -Proto only from the configured proxies."""
@@ -107,15 +137,16 @@ async def forwarded_middleware(request: web.Request, handler: Handler):
     peer = request.remote or ""
     request[CLIENT_IP], request[SECURE] = peer, request.secure
     if proxies and _in(peer, proxies):
-        hops = [
-            h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")
-        ]
-        for hop in reversed([h for h in hops if h]):
+        # Walk from the right: each hop was appended by the one before it,
+        # and the first address that is not our proxy is the client.
+        hops = _header_values(request, "X-Forwarded-For")
+        for hop in reversed(hops):
             request[CLIENT_IP] = hop
             if not _in(hop, proxies):
                 break
-        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
-        request[SECURE] = proto == "https" or request.secure
+        protos = _header_values(request, "X-Forwarded-Proto")
+        if protos:
+            request[SECURE] = protos[-1] == "https" or request.secure
     return await handler(request)
 
 
@@ -181,6 +212,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     """Set the security headers on every response, errors included."""
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
+    headers.pop("Server", None)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers.setdefault("Referrer-Policy", "same-origin")
@@ -211,7 +243,7 @@ class AccessLogger(AbstractAccessLogger):
             request.method,
             _route(request),
             response.status,
-            response.body_length,
+            response.content_length or response.body_length,
             duration * 1000,
         )
 

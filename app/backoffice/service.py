@@ -38,6 +38,7 @@ class BackOffice:
         self.private_key = crypto.load_private_key(self.key_path)
         self.form_secret = secret_file(folder / "forms.secret")
         self.setup_token_hash: str | None = None
+        self._definitions: dict[tuple[str, str, int], FormDefinition] = {}
 
     def public_key(self) -> bytes:
         """Return the receiver's public key, for the portal to seal to."""
@@ -58,10 +59,16 @@ class BackOffice:
 
     async def definition(self, tenant: str, slug: str, version: int):
         """Return a stored form version as a FormDefinition, or None."""
-        text = await self.store.form_definition(tenant, slug, version)
-        return (
-            FormDefinition.from_dict(json.loads(text), self.catalog) if text else None
-        )
+        # A stored version never changes, so what was parsed once is kept.
+        key = (tenant, slug, version)
+        if key not in self._definitions:
+            text = await self.store.form_definition(tenant, slug, version)
+            if text is None:
+                return None
+            self._definitions[key] = FormDefinition.from_dict(
+                json.loads(text), self.catalog
+            )
+        return self._definitions[key]
 
     async def publish(self, portal: Portal, form: FormDefinition, clerk: str) -> int:
         """Store a form as a new version and publish it on the portal."""

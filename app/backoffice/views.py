@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+import unicodedata
 
 from aiohttp import web
 
@@ -14,14 +15,17 @@ from app.throttle import Throttle
 from app.web import (
     PageError,
     browser_cookie,
-    client_address,
     keep_browser_cookie,
     render,
+    throttle_key,
 )
 
 log = logging.getLogger(__name__)
 
 LOGIN_THROTTLE: web.AppKey[Throttle] = web.AppKey("login_throttle")
+NAME_THROTTLE: web.AppKey[Throttle] = web.AppKey("name_throttle")
+# Failed logins one name may take per window, from every address together.
+NAME_FAILURES_PER_WINDOW = 20
 STATUSES = (("new", "Neu"), ("in_progress", "In Bearbeitung"), ("done", "Erledigt"))
 STATUS_LABELS = dict(STATUSES)
 LOGIN_PURPOSE = "admin-login"
@@ -83,17 +87,18 @@ async def login(request: web.Request) -> web.Response:
     _check_anonymous_csrf(request, LOGIN_PURPOSE, str(form.get("csrf_token", "")))
     name = str(form.get("name", "")).strip()
     password = str(form.get("password", ""))
-    throttle = request.app[LOGIN_THROTTLE]
-    if not (
-        throttle.allow(f"ip:{client_address(request)}")
-        and throttle.allow(f"name:{name.lower()}")
-    ):
+    # Every attempt counts against the address; only failures against the
+    # name, so that a stranger's wrong guesses lock a clerk out less easily.
+    by_address, by_name = request.app[LOGIN_THROTTLE], request.app[NAME_THROTTLE]
+    name_key = name.casefold()
+    if not by_address.allow(throttle_key(request)) or by_name.exceeded(name_key):
         log.warning("Throttled logins")
         raise PageError(429)
 
     found = await request.app[BACKOFFICE].store.password_hash(name)
     valid = await auth.check_password(password, found[1] if found else _DUMMY_HASH)
     if not (found and valid):
+        by_name.hit(name_key)
         log.warning("Refused a login")
         context = {
             "error": "Name oder Passwort ist falsch.",
@@ -119,16 +124,22 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
-def _setup_token_valid(request: web.Request) -> bool:
-    expected = request.app[BACKOFFICE].setup_token_hash
+async def _check_setup_token(request: web.Request) -> None:
+    """Refuse the setup address unless its token is right and no clerk exists."""
+    backoffice = request.app[BACKOFFICE]
+    expected = backoffice.setup_token_hash
     given = crypto.token_hash(request.match_info["token"])
-    return expected is not None and crypto.constant_time_equal(expected, given)
+    if expected is None or not crypto.constant_time_equal(expected, given):
+        raise PageError(404)
+    if await backoffice.store.clerk_count():
+        # A clerk made meanwhile (add-clerk) ends the address for good.
+        backoffice.setup_token_hash = None
+        raise PageError(404)
 
 
 async def setup_page(request: web.Request) -> web.Response:
     """Show the one-time form for the first clerk."""
-    if not _setup_token_valid(request):
-        raise PageError(404)
+    await _check_setup_token(request)
     context = {
         "error": None,
         "action": request.path,
@@ -139,8 +150,7 @@ async def setup_page(request: web.Request) -> web.Response:
 
 async def setup(request: web.Request) -> web.Response:
     """Create the first clerk, once, and log it in."""
-    if not _setup_token_valid(request):
-        raise PageError(404)
+    await _check_setup_token(request)
     form = await request.post()
     _check_anonymous_csrf(request, SETUP_PURPOSE, str(form.get("csrf_token", "")))
     name = str(form.get("name", "")).strip()
@@ -160,10 +170,10 @@ async def setup(request: web.Request) -> web.Response:
             request, "admin/setup.html", SETUP_PURPOSE, context, status=422
         )
     backoffice = request.app[BACKOFFICE]
+    password_hash = await auth.hash_password(password)
+    if not await backoffice.store.add_first_clerk(name, password_hash, iso(utcnow())):
+        raise PageError(404)
     backoffice.setup_token_hash = None
-    await backoffice.store.save_clerk(
-        name, await auth.hash_password(password), None, iso(utcnow())
-    )
     found = await backoffice.store.password_hash(name)
     response = web.HTTPSeeOther("/admin/records")
     await auth.start_session(request, response, found[0])
@@ -265,10 +275,20 @@ def _label(definition, catalog, name: str) -> str:
 def _labelled_values(definition, catalog, values: dict[str, str]) -> list[dict]:
     order = [f.name for f in definition.fields] if definition else []
     names = [n for n in order if n in values] + sorted(set(values) - set(order))
+    choices = {f.name: dict(f.choices) for f in definition.fields} if definition else {}
     return [
-        {"name": n, "label": _label(definition, catalog, n), "value": values[n]}
+        {
+            "name": n,
+            "label": _label(definition, catalog, n),
+            "value": _shown(values[n], choices.get(n, {})),
+        }
         for n in names
     ]
+
+
+def _shown(value: str, choices: dict[str, str]) -> str:
+    """Show a choice's code as it lands in MODWORK, with what the customer saw."""
+    return f"{value} ({choices[value]})" if value in choices else value
 
 
 async def set_status(request: web.Request) -> web.Response:
@@ -303,10 +323,15 @@ async def attachment(request: web.Request) -> web.FileResponse:
     return response
 
 
+UMLAUTS = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+)
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
 
 
 def _disposition(filename: str, content_type: str) -> str:
     """Build an attachment header whose name cannot break out or mislead."""
-    stem = SAFE_NAME.sub("_", filename.rsplit(".", 1)[0]).strip("._")[:80] or "datei"
+    base = filename.rsplit(".", 1)[0].translate(UMLAUTS)
+    ascii_base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    stem = SAFE_NAME.sub("_", ascii_base).strip("._")[:80] or "datei"
     return f'attachment; filename="{stem}{EXTENSIONS.get(content_type, ".bin")}"'

@@ -6,11 +6,12 @@ import logging
 import os
 import secrets
 import shutil
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiofiles
-from aiohttp import BodyPartReader, MultipartReader
+from aiohttp import BodyPartReader, MultipartReader, StreamReader
 
 from app import crypto
 from app.forms.definition import FormDefinition, FormField
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 READ_SIZE = 256 * 1024
 MAX_TEXT_PART = 16 * 1024
 MAX_PARTS = 400
+# Boundaries and part headers: what a sound form adds around its values.
+FRAMING_ALLOWANCE = 64 * 1024
 TYPE_NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}
 
 
@@ -41,6 +44,7 @@ class Limits:
     max_submission_bytes: int
     max_pixels: int
     max_files: int
+    idle_timeout_s: float
 
 
 @dataclass
@@ -68,16 +72,26 @@ class Intake:
     file_errors: dict[str, str] = field(default_factory=dict)
     chosen_files: bool = False
     received_bytes: int = 0
+    stream: StreamReader | None = None
 
     def _count(self, size: int) -> None:
         self.received_bytes += size
-        if self.received_bytes > self.limits.max_submission_bytes:
+        # The stream's own count includes what lies between the parts.
+        sent = self.stream.total_bytes if self.stream is not None else 0
+        ceiling = self.limits.max_submission_bytes
+        if self.received_bytes > ceiling or sent > ceiling + FRAMING_ALLOWANCE:
             raise TooLarge("submission")
+
+    async def _chunk(self, part: BodyPartReader) -> bytes:
+        """Read the next piece of a part, giving up on a client gone quiet."""
+        return await asyncio.wait_for(
+            part.read_chunk(READ_SIZE), self.limits.idle_timeout_s
+        )
 
     async def read(self, reader: MultipartReader) -> None:
         """Read every remaining part: text into values, files sealed to disk."""
         for _ in range(MAX_PARTS):
-            part = await reader.next()
+            part = await asyncio.wait_for(reader.next(), self.limits.idle_timeout_s)
             if part is None:
                 return
             if not isinstance(part, BodyPartReader):
@@ -99,7 +113,7 @@ class Intake:
 
     async def _read_text(self, part: BodyPartReader) -> str:
         data = bytearray()
-        while chunk := await part.read_chunk(READ_SIZE):
+        while chunk := await self._chunk(part):
             self._count(len(chunk))
             data += chunk
             if len(data) > MAX_TEXT_PART:
@@ -111,7 +125,7 @@ class Intake:
 
     async def _drain(self, part: BodyPartReader, limit: int | None = None) -> int:
         size = 0
-        while chunk := await part.read_chunk(READ_SIZE):
+        while chunk := await self._chunk(part):
             self._count(len(chunk))
             size += len(chunk)
             if limit is not None and size > limit:
@@ -128,7 +142,7 @@ class Intake:
             return
         limit = self._file_limit(form_field)
         head = bytearray()
-        while len(head) < SNIFF_BYTES and (chunk := await part.read_chunk(READ_SIZE)):
+        while len(head) < SNIFF_BYTES and (chunk := await self._chunk(part)):
             self._count(len(chunk))
             head += chunk
         if not head and not part.filename:
@@ -153,7 +167,7 @@ class Intake:
         """Yield a file part's bytes as they arrive, refusing it past its limit."""
         size = len(head)
         yield head
-        while chunk := await part.read_chunk(READ_SIZE):
+        while chunk := await self._chunk(part):
             self._count(len(chunk))
             size += len(chunk)
             if size > limit:
@@ -168,17 +182,19 @@ class Intake:
         sealer = crypto.FileSealer(self.data_key, self.id, file_id)
         plain_size = 0
         await asyncio.to_thread(self.folder.mkdir, mode=0o700, exist_ok=True)
+        chunks = self._raw_chunks(part, bytes(head), limit)
         async with aiofiles.open(path, "wb") as out:
             written = await out.write(sealer.header)
             try:
-                async for chunk in self._raw_chunks(part, bytes(head), limit):
+                async for chunk in chunks:
                     clean = sanitizer.feed(chunk)
                     plain_size += len(clean)
                     written += await out.write(sealer.update(clean))
                 clean = sanitizer.finish()
             except UploadRefused as refused:
-                self.file_errors[form_field.name] = str(refused)
-                await self._drain(part)
+                self.file_errors[form_field.name] = f"{form_field.label}: {refused}"
+                async for _ in chunks:
+                    pass  # read the rest, still within the file's limit
                 await out.close()
                 await asyncio.to_thread(path.unlink, missing_ok=True)
                 return
@@ -190,7 +206,7 @@ class Intake:
             StoredFile(
                 form_field.name,
                 file_id,
-                part.filename or "",
+                _display_name(part.filename or ""),
                 content_type,
                 plain_size,
                 written,
@@ -270,6 +286,12 @@ def _wrong_type(form_field: FormField) -> str:
         names[0] if len(names) == 1 else f"{', '.join(names[:-1])} oder {names[-1]}"
     )
     return f"{form_field.label}: Wählen Sie eine Datei vom Typ {allowed}."
+
+
+def _display_name(filename: str) -> str:
+    """Keep a file name readable but harmless: no control or bidi characters."""
+    kept = "".join(c for c in filename if unicodedata.category(c)[0] != "C")
+    return kept.strip()[:200]
 
 
 RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

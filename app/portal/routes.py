@@ -2,7 +2,6 @@
 
 from aiohttp import web
 
-from app.config import ROOT
 from app.portal import views
 
 
@@ -11,7 +10,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", views.home)
     app.router.add_get("/static/tenant/{tenant}/theme.css", views.theme_css)
     app.router.add_get("/static/tenant/{tenant}/logo.png", views.logo)
-    app.router.add_static("/static/", ROOT / "app" / "static", append_version=False)
+    app.router.add_get("/favicon.ico", views.static_file)
+    app.router.add_get("/static/{name}", views.static_file)
     app.router.add_get("/{tenant}", views.tenant_redirect)
     app.router.add_get("/{tenant}/", views.tenant_index)
     app.router.add_get("/{tenant}/{form}", views.show_form)

@@ -106,18 +106,29 @@ class Portal:
 
     # Inward: sealing and committing a submission.
 
-    def new_intake(self, form: ServedForm) -> Intake:
+    def new_intake(self, form: ServedForm, stream=None) -> Intake:
         """Start reading a submission of a served form."""
         uploads = self.config.uploads
         ceiling = uploads.max_submission_bytes
         if form.max_submission_bytes:
             ceiling = min(ceiling, form.max_submission_bytes)
         limits = Limits(
-            uploads.max_file_bytes, ceiling, uploads.max_pixels, uploads.max_files
+            uploads.max_file_bytes,
+            ceiling,
+            uploads.max_pixels,
+            uploads.max_files,
+            uploads.idle_timeout_s,
         )
         submission_id = secrets.token_hex(16)
         folder = self.queue.folder(submission_id)
-        return Intake(form.definition, folder, limits, form.version, id=submission_id)
+        return Intake(
+            form.definition,
+            folder,
+            limits,
+            form.version,
+            id=submission_id,
+            stream=stream,
+        )
 
     async def previous_receipt(self, nonce: str) -> Receipt | None:
         """Return the receipt of a form instance that was sent already."""

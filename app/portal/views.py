@@ -1,12 +1,15 @@
 """Handlers of the portal side: start pages, forms, sends and tenant assets."""
 
+import asyncio
 import logging
 from datetime import timedelta
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from app import csrf
 from app.clock import german
+from app.config import ROOT
 from app.forms.validation import validate
 from app.keys import PORTAL, TENANTS
 from app.portal.intake import Intake, Malformed, TooLarge
@@ -16,9 +19,9 @@ from app.throttle import Throttle
 from app.web import (
     PageError,
     browser_cookie,
-    client_address,
     keep_browser_cookie,
     render,
+    throttle_key,
 )
 
 log = logging.getLogger(__name__)
@@ -86,11 +89,40 @@ def _form_page(
     status: int = 200,
 ) -> web.Response:
     portal = request.app[PORTAL]
-    errors = errors or {}
     token = csrf.issue(
         portal.csrf_secret, cookie, _purpose(tenant, form.slug), form.version
     )
-    limit = portal.config.uploads.max_submission_bytes
+    if values or errors or reselect:
+        html = _render_form(request, tenant, form, CSRF_SLOT, values, errors, reselect)
+    else:
+        html = _empty_form_html(request, tenant, form)
+    response = web.Response(
+        text=html.replace(CSRF_SLOT, token),
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+    )
+    keep_browser_cookie(request, response, cookie)
+    return response
+
+
+# The empty page of a published version never changes but for its form
+# token, so it is rendered once with this slot where the token goes.
+CSRF_SLOT = "MODPORTAL-FORM-TOKEN-SLOT"
+EMPTY_FORMS: web.AppKey[dict] = web.AppKey("empty_forms", dict)
+
+
+def _empty_form_html(request: web.Request, tenant: Tenant, form: ServedForm) -> str:
+    cache = request.app[EMPTY_FORMS]
+    key = (tenant.slug, form.slug, form.version)
+    if key not in cache:
+        cache[key] = _render_form(request, tenant, form, CSRF_SLOT, None, None, False)
+    return cache[key]
+
+
+def _render_form(request, tenant, form, token, values, errors, reselect) -> str:
+    errors = errors or {}
+    limit = request.app[PORTAL].config.uploads.max_submission_bytes
     if form.max_submission_bytes:
         limit = min(limit, form.max_submission_bytes)
     context = {
@@ -105,11 +137,7 @@ def _form_page(
         "privacy_url": tenant.theme.privacy_url,
         "page_title": form.title,
     }
-    response = render(
-        request, "portal/form.html", context, status=status, tenant=tenant
-    )
-    keep_browser_cookie(request, response, cookie)
-    return response
+    return render(request, "portal/form.html", context, tenant=tenant).text
 
 
 def _purpose(tenant: Tenant, slug: str) -> str:
@@ -129,51 +157,57 @@ async def send_form(request: web.Request) -> web.Response:
     """Take a filled form: check it, seal it, store it whole, show the receipt."""
     tenant = _tenant(request)
     portal = request.app[PORTAL]
-    if not request.app[SEND_THROTTLE].allow(client_address(request)):
-        log.warning("Throttled sends from one client on %s", tenant.slug)
-        raise PageError(429)
-    _refuse_declared_oversize(request, portal.config.uploads.max_submission_bytes)
+    _admit_send(request, tenant)
 
-    if request.content_type != "multipart/form-data":
-        raise PageError(400)
     reader = await request.multipart()
     claim = await _read_csrf(request, reader, tenant)
     grace = timedelta(minutes=portal.config.grace_minutes)
-    form = await portal.served_form(
-        tenant.slug, request.match_info["form"], claim.version, grace
-    )
+    slug = request.match_info["form"]
+    form = await portal.served_form(tenant.slug, slug, claim.version, grace)
     if previous := await portal.previous_receipt(claim.nonce):
         return _receipt_page(request, tenant, form, previous)
     if form is None:
         raise PageError(410)
 
-    intake = portal.new_intake(form)
-    await _read_all(intake, reader)
+    intake = portal.new_intake(form, request.content)
+    await _read_all(intake, reader, portal.config.uploads.send_timeout_s)
     result = validate(form.definition, intake.values, intake.uploads())
     errors = _in_page_order(form, {**result.errors, **intake.file_errors})
     if errors:
-        await intake.discard()
-        log.warning(
-            "Refused a send of %s/%s: %s fields", tenant.slug, form.slug, len(errors)
-        )
-        return _form_page(
-            request,
-            tenant,
-            form,
-            request.cookies[csrf.COOKIE],
-            values=intake.values,
-            errors=errors,
-            reselect=intake.chosen_files,
-            status=422,
-        )
+        return await _refuse_values(request, tenant, form, intake, errors)
 
     receipt = await portal.commit(intake, result.values, claim.nonce, tenant.receiver)
     return _receipt_page(request, tenant, form, receipt)
 
 
-def _refuse_declared_oversize(request: web.Request, ceiling: int) -> None:
+def _admit_send(request: web.Request, tenant: Tenant) -> None:
+    """Refuse a send before reading it: throttled, not a form, or too large."""
+    if not request.app[SEND_THROTTLE].allow(throttle_key(request)):
+        log.warning("Throttled sends from one client on %s", tenant.slug)
+        raise PageError(429)
+    if request.content_type != "multipart/form-data":
+        raise PageError(400)
+    ceiling = request.app[PORTAL].config.uploads.max_submission_bytes
     if request.content_length is not None and request.content_length > ceiling:
         raise PageError(413, _too_large(ceiling))
+
+
+async def _refuse_values(request, tenant, form, intake, errors) -> web.Response:
+    """Delete what was sealed and show the form again with its errors."""
+    await intake.discard()
+    log.warning(
+        "Refused a send of %s/%s: %s fields", tenant.slug, form.slug, len(errors)
+    )
+    return _form_page(
+        request,
+        tenant,
+        form,
+        request.cookies[csrf.COOKIE],
+        values=intake.values,
+        errors=errors,
+        reselect=intake.chosen_files,
+        status=422,
+    )
 
 
 def _too_large(ceiling: int) -> str:
@@ -185,11 +219,18 @@ def _too_large(ceiling: int) -> str:
 
 
 async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim:
-    part = await reader.next()
-    if part is None or getattr(part, "name", None) != "csrf_token":
-        raise PageError(403, EXPIRED, "Formular abgelaufen")
-    token = (await part.read_chunk(1024)).decode("ascii", "replace")
     portal = request.app[PORTAL]
+    try:
+        async with asyncio.timeout(portal.config.uploads.idle_timeout_s):
+            part = await reader.next()
+            if part is None or getattr(part, "name", None) != "csrf_token":
+                raise PageError(403, EXPIRED, "Formular abgelaufen")
+            token = (await part.read_chunk(1024)).decode("ascii", "replace")
+    except TimeoutError as error:
+        raise PageError(408) from error
+    except (ValueError, HttpProcessingError) as error:
+        log.warning("Refused a malformed send (%s)", type(error).__name__)
+        raise PageError(400) from error
     try:
         return csrf.verify(
             portal.csrf_secret,
@@ -203,16 +244,22 @@ async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim
         raise PageError(403, EXPIRED, "Formular abgelaufen") from error
 
 
-async def _read_all(intake: Intake, reader) -> None:
+async def _read_all(intake: Intake, reader, timeout_s: float) -> None:
+    """Read the rest of a send; on any refusal its sealed parts are deleted."""
     try:
-        await intake.read(reader)
+        async with asyncio.timeout(timeout_s):
+            await intake.read(reader)
     except TooLarge as error:
         await intake.discard()
         log.warning("Refused an oversized send (%s)", error)
         raise PageError(413, _too_large(intake.limits.max_submission_bytes)) from error
-    except Malformed as error:
+    except TimeoutError as error:
         await intake.discard()
-        log.warning("Refused a malformed send (%s)", error)
+        log.warning("Refused a send whose client went quiet")
+        raise PageError(408) from error
+    except (Malformed, ValueError, HttpProcessingError) as error:
+        await intake.discard()
+        log.warning("Refused a malformed send (%s)", type(error).__name__)
         raise PageError(400) from error
     except BaseException:
         await intake.discard()
@@ -253,4 +300,22 @@ async def logo(request: web.Request) -> web.FileResponse:
     response = web.FileResponse(tenant.theme.logo_path)
     response.headers["Cache-Control"] = "public, max-age=300"
     response.content_type = "image/png"
+    return response
+
+
+STATIC_DIR = ROOT / "app" / "static"
+# Only the files that ship are served, by exact name: no path to walk.
+STATIC_FILES = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()}
+STATIC_TYPES = {".css": "text/css", ".ico": "image/x-icon"}
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    """Serve one of the stylesheets or the icon."""
+    name = request.match_info.get("name", "favicon.ico")
+    path = STATIC_FILES.get(name)
+    if path is None:
+        raise PageError(404)
+    response = web.FileResponse(path)
+    response.content_type = STATIC_TYPES.get(path.suffix, "application/octet-stream")
+    response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -85,6 +85,16 @@ class BackOfficeStore:
             )
             return True
 
+    async def add_first_clerk(self, name: str, password_hash: str, now: str) -> bool:
+        """Create a clerk for every tenant only while no clerk exists at all."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO clerks (name, password_hash, tenants, created_at) "
+                "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM clerks)",
+                (name, password_hash, json.dumps("*"), now),
+            )
+            return cursor.rowcount == 1
+
     async def password_hash(self, name: str) -> tuple[Clerk, str] | None:
         """Return a clerk and its password hash, for checking a login."""
         row = await self.db.fetchone("SELECT * FROM clerks WHERE name = ?", (name,))

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import os
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -80,10 +81,19 @@ class Database:
         async with self.conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
 
-    async def checkpoint(self) -> None:
+    async def checkpoint(self, attempts: int = 5) -> None:
         """Fold the WAL into the database and truncate it to nothing."""
-        async with self._lock:
-            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for attempt in range(attempts):
+            try:
+                async with self._lock:
+                    await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return
+            except sqlite3.OperationalError:
+                # A read of this connection still has a statement open; it
+                # ends within moments, so wait and fold the WAL then.
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.01 * 2**attempt)
 
     async def close(self) -> None:
         """Checkpoint and close the connection."""
