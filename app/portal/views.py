@@ -12,7 +12,7 @@ from app.clock import german
 from app.config import ROOT
 from app.forms.validation import validate
 from app.keys import PORTAL, TENANTS
-from app.portal.intake import Intake, Malformed, TooLarge
+from app.portal.intake import FRAMING_ALLOWANCE, Intake, Malformed, TooLarge
 from app.portal.service import Receipt, ServedForm
 from app.tenants import Tenant
 from app.throttle import Throttle
@@ -231,6 +231,9 @@ async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim
     except (ValueError, HttpProcessingError) as error:
         log.warning("Refused a malformed send (%s)", type(error).__name__)
         raise PageError(400) from error
+    ceiling = portal.config.uploads.max_submission_bytes
+    if request.content.total_bytes > ceiling + FRAMING_ALLOWANCE:
+        raise PageError(413, _too_large(ceiling))
     try:
         return csrf.verify(
             portal.csrf_secret,
