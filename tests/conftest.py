@@ -259,3 +259,35 @@ def served(data_dir: Path):
     running = ConfiguredServer(data_dir, ["serve"]).start()
     yield running
     running.stop()
+
+
+def run_py(*arguments: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """Run `python run.py` as an admin would, input on stdin, and wait for it."""
+    return subprocess.run(
+        [sys.executable, "run.py", *arguments],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+# Helpers of the end-to-end tests: browser, crash and no trace.
+
+
+def wait_for(condition, timeout: float = 10.0, what: str = "a condition") -> None:
+    """Poll a condition every 20 ms until it holds; fail after the timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def pending(server: Server) -> int:
+    """Return how many sealed submissions a running server says are waiting."""
+    import json
+
+    with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as answer:
+        return json.load(answer)["pending"]

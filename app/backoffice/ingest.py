@@ -17,6 +17,7 @@ from app.storage.portal import SealedSubmission
 log = logging.getLogger(__name__)
 
 READ_SIZE = 1024 * 1024
+GATHER_S = 0.05
 
 
 class Ingest:
@@ -49,6 +50,9 @@ class Ingest:
                 continue
             delay = 1.0
             await arrival.wait()
+            # A moment's wait lets sends that arrive together share a batch:
+            # one commit and one checkpoint for all of them.
+            await asyncio.sleep(GATHER_S)
 
     async def take_batch(self) -> int:
         """Take one batch; return how many submissions became records."""
