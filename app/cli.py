@@ -65,6 +65,9 @@ def _load(args: argparse.Namespace) -> Config:
 def _ssl_context(config: Config) -> ssl.SSLContext | None:
     if not config.tls:
         return None
+    for setting, path in (("tls.cert", config.tls_cert), ("tls.key", config.tls_key)):
+        if not path.is_file():
+            raise ConfigError(f"setting '{setting}': no file at {path}")
     if config.tls_key.stat().st_mode & 0o077:
         raise ConfigError(
             f"setting 'tls.key': {config.tls_key} must be readable by its owner "
@@ -72,7 +75,13 @@ def _ssl_context(config: Config) -> ssl.SSLContext | None:
         )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(config.tls_cert, config.tls_key)
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(
+            f"settings 'tls.cert' and 'tls.key': cannot load {config.tls_cert} "
+            f"with {config.tls_key}: {error.strerror or error}"
+        ) from error
     return context
 
 

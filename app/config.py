@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 class ConfigError(Exception):
     """A configuration value is missing, unknown or of the wrong kind."""
 
@@ -147,6 +150,8 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
     # What is still relative now is a default: it lives in the project.
     base = ROOT
 
+    if raw["log_level"] not in LOG_LEVELS:
+        raise ConfigError(f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}")
     _positive(raw["uploads"], "uploads")
     _positive(raw["throttle"], "throttle")
     if not 0 < raw["port"] < 65536:

@@ -34,12 +34,28 @@ class Ingest:
     async def run(self) -> None:
         """Take whatever waits, then sleep until the next arrival."""
         arrival = self.queue.arrival(RECEIVER)
-        delay = 1.0
         while True:
             arrival.clear()
+            work = asyncio.ensure_future(self._take_all())
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # A batch under way finishes whole before the receiver stops.
+                await work
+                raise
+            await arrival.wait()
+            # A moment's wait lets sends that arrive together share a batch:
+            # one commit and one checkpoint for all of them.
+            await asyncio.sleep(GATHER_S)
+
+    async def _take_all(self) -> None:
+        """Take batches until none is left, retrying a failed one with backoff."""
+        delay = 1.0
+        while True:
             try:
                 while await self.take_batch():
                     pass
+                return
             except Exception:
                 # What failed stays pending in the portal; try again later.
                 log.error(
@@ -47,12 +63,6 @@ class Ingest:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
-                continue
-            delay = 1.0
-            await arrival.wait()
-            # A moment's wait lets sends that arrive together share a batch:
-            # one commit and one checkpoint for all of them.
-            await asyncio.sleep(GATHER_S)
 
     async def take_batch(self) -> int:
         """Take one batch; return how many submissions became records."""

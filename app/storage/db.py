@@ -97,7 +97,12 @@ class Database:
 
     async def close(self) -> None:
         """Checkpoint and close the connection."""
-        await self.checkpoint()
+        try:
+            await self.checkpoint()
+        except sqlite3.OperationalError:
+            # The WAL stays and is folded in at the next checkpoint; nothing
+            # committed is lost by closing without it.
+            log.warning("Closed %s without a final checkpoint", self.path.name)
         await self.conn.close()
 
 
