@@ -16,7 +16,16 @@ from app.config import Config, ConfigError, load_config
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-COMMANDS = ("serve", "add-clerk", "import-form")
+COMMANDS = (
+    "serve",
+    "add-clerk",
+    "import-form",
+    "add-api-key",
+    "revoke-api-key",
+    "set-modwork-key",
+    "new-receiver-key",
+    "pull",
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +57,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     form.add_argument("file", type=Path)
     _common(form)
+    _api_commands(commands)
     return parser
+
+
+def _api_commands(commands) -> None:
+    """Describe the commands that set up MODWORK's side and play it."""
+    add_key = commands.add_parser(
+        "add-api-key", help="create a tenant's API key and print it once"
+    )
+    add_key.add_argument("tenant")
+    add_key.add_argument("name")
+    add_key.add_argument(
+        "--scopes",
+        nargs="+",
+        required=True,
+        help="submissions:read submissions:ack forms:write links:write",
+    )
+    _common(add_key)
+    revoke = commands.add_parser("revoke-api-key", help="end an API key at once")
+    revoke.add_argument("tenant")
+    revoke.add_argument("name")
+    _common(revoke)
+    modwork_key = commands.add_parser(
+        "set-modwork-key", help="register MODWORK's public key for a tenant"
+    )
+    modwork_key.add_argument("tenant")
+    modwork_key.add_argument("public_key", help="64 hex digits")
+    _common(modwork_key)
+    key_pair = commands.add_parser(
+        "new-receiver-key", help="write a new private key, print its public key"
+    )
+    key_pair.add_argument("file", type=Path)
+    pull = commands.add_parser(
+        "pull", help="the reference client: take submissions into a folder"
+    )
+    pull.add_argument("--url", required=True, help="the API's base address")
+    pull.add_argument("--api-key-file", type=Path, required=True)
+    pull.add_argument("--receiver-key", type=Path, required=True)
+    pull.add_argument("--out", type=Path, required=True)
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -81,14 +128,22 @@ def serve(config: Config) -> None:
             "tls.cert and tls.key",
             config.host,
         )
-    web.run_app(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        ssl_context=_ssl_context(config),
-        access_log_class=AccessLogger,
-        print=None,
-    )
+    from app.listeners import internal_socket
+
+    try:
+        app = create_app(config)
+        internal = [internal_socket(config)] if config.internal else None
+        web.run_app(
+            app,
+            host=config.host,
+            port=config.port,
+            sock=internal,
+            ssl_context=_ssl_context(config),
+            access_log_class=AccessLogger,
+            print=None,
+        )
+    except ConfigError as error:
+        raise SystemExit(f"configuration: {error}") from error
 
 
 def _read_password() -> str:
@@ -161,6 +216,60 @@ async def import_form(config: Config, path: Path) -> dict:
         await backoffice_db.close()
 
 
+def _run_api_command(args: argparse.Namespace) -> None:
+    """Run one of MODWORK's commands, turning a refusal into a message."""
+    from app.api import commands
+
+    command = args.command
+    try:
+        if command == "pull":
+            _pull(args)
+        elif command == "new-receiver-key":
+            public = commands.new_receiver_key(args.file.resolve())
+            print(public)  # noqa: T201
+            print("Öffentlicher Schlüssel des Empfängers (oben).", file=sys.stderr)  # noqa: T201
+            return
+        config = _load(args)
+        if command == "add-api-key":
+            key = asyncio.run(
+                commands.add_api_key(config, args.tenant, args.name, args.scopes)
+            )
+            # The key alone on standard output, so that a script can keep it.
+            print(key)  # noqa: T201
+            print(  # noqa: T201
+                "API-Schlüssel angelegt. Er wird nur dieses eine Mal angezeigt.",
+                file=sys.stderr,
+            )
+        elif command == "revoke-api-key":
+            if not asyncio.run(commands.revoke_api_key(config, args.tenant, args.name)):
+                raise SystemExit("Diesen API-Schlüssel gibt es nicht (mehr).")
+            print("API-Schlüssel widerrufen.")  # noqa: T201
+        elif command == "set-modwork-key":
+            commands.set_modwork_key(config, args.tenant, args.public_key)
+            print("Öffentlicher Schlüssel von MODWORK gespeichert.")  # noqa: T201
+    except (commands.CommandError, ConfigError) as error:
+        raise SystemExit(str(error)) from error
+
+
+def _pull(args: argparse.Namespace) -> None:
+    from app import crypto
+    from app.api.client import PullError, pull, read_api_key
+
+    try:
+        api_key = read_api_key(args.api_key_file)
+        result = asyncio.run(
+            pull(args.url, api_key, args.receiver_key, args.out.resolve())
+        )
+    except (OSError, PullError, crypto.CryptoError, ValueError) as error:
+        raise SystemExit(f"pull: {error}") from error
+    print(f"{len(result.taken)} Eingänge abgeholt und bestätigt.")  # noqa: T201
+    if result.failed:
+        raise SystemExit(
+            f"{len(result.failed)} Eingänge konnten nicht geöffnet werden; "
+            "sie bleiben im Portal."
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the command."""
     # Whatever any command creates under data/ is for the owner alone.
@@ -170,6 +279,12 @@ def main(argv: list[str] | None = None) -> None:
         argv.insert(0, "serve")
     args = build_parser().parse_args(argv)
     command = args.command
+    if command in COMMANDS[3:]:
+        logging.basicConfig(
+            level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        _run_api_command(args)
+        return
     try:
         config = _load(args)
     except ConfigError as error:

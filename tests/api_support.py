@@ -1,0 +1,45 @@
+"""What the API tests share: MODWORK's key pair, API keys, a tenant on MODWORK."""
+
+from pathlib import Path
+
+import pytest
+
+from app import crypto
+from app.api.auth import API_KEYS, create_key
+from app.application import create_app
+from app.config import load_config
+
+ALL_SCOPES = ["submissions:read", "submissions:ack", "forms:write", "links:write"]
+
+
+@pytest.fixture
+def modwork_key_path(tmp_path: Path) -> Path:
+    path = tmp_path / "modwork.key"
+    crypto.write_private_key(path, crypto.generate_private_key())
+    return path
+
+
+def public_hex(private_key_path: Path) -> str:
+    """Return the public key, in hex, of a private key file."""
+    return crypto.public_key_bytes(crypto.load_private_key(private_key_path)).hex()
+
+
+def modwork_config(data_dir: Path, key_path: Path, **overrides):
+    """Return a config whose tenant musterstadt is taken by MODWORK."""
+    tenants = {"musterstadt": {"receiver": "modwork", "modwork_key": public_hex(key_path)}}
+    return load_config(None, data=str(data_dir), tenants=tenants, **overrides)
+
+
+@pytest.fixture
+async def api(aiohttp_client, data_dir, modwork_key_path):
+    return await aiohttp_client(create_app(modwork_config(data_dir, modwork_key_path)))
+
+
+async def new_key(client, tenant="musterstadt", scopes=None, name="modwork") -> str:
+    """Create an API key in the running app and return it."""
+    store = client.app[API_KEYS]
+    return await create_key(store, tenant, name, scopes or ALL_SCOPES)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
