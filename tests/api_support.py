@@ -2,12 +2,15 @@
 
 from pathlib import Path
 
+import aiohttp
 import pytest
+import yaml
 
 from app import crypto
 from app.api.auth import API_KEYS, create_key
 from app.application import create_app
 from app.config import load_config
+from tests.conftest import send
 
 ALL_SCOPES = ["submissions:read", "submissions:ack", "forms:write", "links:write"]
 
@@ -26,7 +29,9 @@ def public_hex(private_key_path: Path) -> str:
 
 def modwork_config(data_dir: Path, key_path: Path, **overrides):
     """Return a config whose tenant musterstadt is taken by MODWORK."""
-    tenants = {"musterstadt": {"receiver": "modwork", "modwork_key": public_hex(key_path)}}
+    tenants = {
+        "musterstadt": {"receiver": "modwork", "modwork_key": public_hex(key_path)}
+    }
     return load_config(None, data=str(data_dir), tenants=tenants, **overrides)
 
 
@@ -43,3 +48,27 @@ async def new_key(client, tenant="musterstadt", scopes=None, name="modwork") -> 
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def write_config(folder: Path, key_path: Path, **settings) -> Path:
+    """Write a config file putting musterstadt on MODWORK, plus any settings."""
+    tenant = {"receiver": "modwork", "modwork_key": public_hex(key_path)}
+    tenant.update(settings.pop("musterstadt", {}))
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump({"tenants": {"musterstadt": tenant}, **settings}))
+    return path
+
+
+def owner_only_file(path: Path, text: str) -> Path:
+    """Write a secret to a file only its owner may read."""
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+async def live_send(url: str, path: str, fields: dict, files=None):
+    """Send a form to a running server as a browser would; return status, text."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(base_url=url, cookie_jar=jar) as session:
+        response = await send(session, path, fields, files)
+        return response.status, await response.text()

@@ -96,8 +96,9 @@ def free_port() -> int:
 class Server:
     """The real server as a separate process on loopback."""
 
-    def __init__(self, data: Path, port: int | None = None) -> None:
+    def __init__(self, data: Path, port: int | None = None, args=()) -> None:
         self.data = data
+        self.args = list(args)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -114,6 +115,7 @@ class Server:
                 str(self.port),
                 "--data",
                 str(self.data),
+                *self.args,
             ],
             cwd=ROOT,
             stdout=log,
