@@ -224,7 +224,8 @@ def _run_api_command(args: argparse.Namespace) -> None:
     try:
         if command == "pull":
             _pull(args)
-        elif command == "new-receiver-key":
+            return
+        if command == "new-receiver-key":
             public = commands.new_receiver_key(args.file.resolve())
             print(public)  # noqa: T201
             print("Öffentlicher Schlüssel des Empfängers (oben).", file=sys.stderr)  # noqa: T201

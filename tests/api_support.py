@@ -9,7 +9,7 @@ import yaml
 from app import crypto
 from app.api.auth import API_KEYS, create_key
 from app.application import create_app
-from app.config import load_config
+from app.config import ROOT, load_config
 from tests.conftest import send
 
 ALL_SCOPES = ["submissions:read", "submissions:ack", "forms:write", "links:write"]
@@ -55,6 +55,7 @@ def write_config(folder: Path, key_path: Path, **settings) -> Path:
     tenant = {"receiver": "modwork", "modwork_key": public_hex(key_path)}
     tenant.update(settings.pop("musterstadt", {}))
     path = folder / "config.yaml"
+    settings = {"themes": str(ROOT / "themes"), **settings}
     path.write_text(yaml.safe_dump({"tenants": {"musterstadt": tenant}, **settings}))
     return path
 
