@@ -27,11 +27,12 @@ def public_hex(private_key_path: Path) -> str:
     return crypto.public_key_bytes(crypto.load_private_key(private_key_path)).hex()
 
 
-def modwork_config(data_dir: Path, key_path: Path, **overrides):
+def modwork_config(data_dir: Path, key_path: Path, webhook=None, **overrides):
     """Return a config whose tenant musterstadt is taken by MODWORK."""
-    tenants = {
-        "musterstadt": {"receiver": "modwork", "modwork_key": public_hex(key_path)}
-    }
+    tenant = {"receiver": "modwork", "modwork_key": public_hex(key_path)}
+    if webhook:
+        tenant["webhook"] = webhook
+    tenants = {"musterstadt": tenant}
     return load_config(None, data=str(data_dir), tenants=tenants, **overrides)
 
 
