@@ -218,38 +218,58 @@ async def import_form(config: Config, path: Path) -> dict:
 
 def _run_api_command(args: argparse.Namespace) -> None:
     """Run one of MODWORK's commands, turning a refusal into a message."""
+    from app.api.commands import CommandError
+
+    handlers = {
+        "add-api-key": _add_api_key,
+        "revoke-api-key": _revoke_api_key,
+        "set-modwork-key": _set_modwork_key,
+        "new-receiver-key": _new_receiver_key,
+        "pull": _pull,
+    }
+    try:
+        handlers[args.command](args)
+    except (CommandError, ConfigError) as error:
+        raise SystemExit(str(error)) from error
+
+
+def _add_api_key(args: argparse.Namespace) -> None:
     from app.api import commands
 
-    command = args.command
-    try:
-        if command == "pull":
-            _pull(args)
-            return
-        if command == "new-receiver-key":
-            public = commands.new_receiver_key(args.file.resolve())
-            print(public)  # noqa: T201
-            print("Öffentlicher Schlüssel des Empfängers (oben).", file=sys.stderr)  # noqa: T201
-            return
-        config = _load(args)
-        if command == "add-api-key":
-            key = asyncio.run(
-                commands.add_api_key(config, args.tenant, args.name, args.scopes)
-            )
-            # The key alone on standard output, so that a script can keep it.
-            print(key)  # noqa: T201
-            print(  # noqa: T201
-                "API-Schlüssel angelegt. Er wird nur dieses eine Mal angezeigt.",
-                file=sys.stderr,
-            )
-        elif command == "revoke-api-key":
-            if not asyncio.run(commands.revoke_api_key(config, args.tenant, args.name)):
-                raise SystemExit("Diesen API-Schlüssel gibt es nicht (mehr).")
-            print("API-Schlüssel widerrufen.")  # noqa: T201
-        elif command == "set-modwork-key":
-            commands.set_modwork_key(config, args.tenant, args.public_key)
-            print("Öffentlicher Schlüssel von MODWORK gespeichert.")  # noqa: T201
-    except (commands.CommandError, ConfigError) as error:
-        raise SystemExit(str(error)) from error
+    config = _load(args)
+    key = asyncio.run(commands.add_api_key(config, args.tenant, args.name, args.scopes))
+    # The key alone on standard output, so that a script can keep it.
+    print(key)  # noqa: T201
+    print(  # noqa: T201
+        "API-Schlüssel angelegt. Er wird nur dieses eine Mal angezeigt.",
+        file=sys.stderr,
+    )
+
+
+def _revoke_api_key(args: argparse.Namespace) -> None:
+    from app.api import commands
+
+    config = _load(args)
+    if not asyncio.run(commands.revoke_api_key(config, args.tenant, args.name)):
+        raise SystemExit("Diesen API-Schlüssel gibt es nicht (mehr).")
+    print("API-Schlüssel widerrufen.")  # noqa: T201
+
+
+def _set_modwork_key(args: argparse.Namespace) -> None:
+    from app.api import commands
+
+    commands.set_modwork_key(_load(args), args.tenant, args.public_key)
+    print("Öffentlicher Schlüssel von MODWORK gespeichert.")  # noqa: T201
+
+
+def _new_receiver_key(args: argparse.Namespace) -> None:
+    from app.api import commands
+
+    public = commands.new_receiver_key(args.file.resolve())
+    # The public key alone on standard output, for the config or set-modwork-key.
+    print(public)  # noqa: T201
+    message = "Privater Schlüssel geschrieben; oben steht sein öffentlicher."
+    print(message, file=sys.stderr)  # noqa: T201
 
 
 def _pull(args: argparse.Namespace) -> None:

@@ -170,6 +170,19 @@ def _positive(values: dict, section: str) -> None:
             raise ConfigError(f"setting '{section}.{key}' must be positive")
 
 
+def _public_key(value: str, name: str) -> bytes | None:
+    """Read an X25519 public key written as 64 hex digits, or nothing."""
+    if not value:
+        return None
+    try:
+        key = bytes.fromhex(value)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(f"setting {name!r} must be 64 hex digits")
+    return key
+
+
 def _tenant_settings(given: Any, base: Path) -> dict[str, TenantSettings]:
     """Check the per-tenant section: receiver, MODWORK's key and the webhook."""
     if not isinstance(given, dict):
@@ -182,12 +195,7 @@ def _tenant_settings(given: Any, base: Path) -> dict[str, TenantSettings]:
         raw = _merge(TENANT_DEFAULTS, entry, f"{name}.")
         if raw["receiver"] not in RECEIVER_KINDS:
             raise ConfigError(f"setting '{name}.receiver' must be builtin or modwork")
-        try:
-            key = bytes.fromhex(raw["modwork_key"]) if raw["modwork_key"] else None
-        except ValueError:
-            key = b""
-        if key is not None and len(key) != 32:
-            raise ConfigError(f"setting '{name}.modwork_key' must be 64 hex digits")
+        key = _public_key(raw["modwork_key"], f"{name}.modwork_key")
         webhook = raw["webhook"]
         if bool(webhook["url"]) != bool(webhook["secret_file"]):
             raise ConfigError(

@@ -54,4 +54,6 @@ async def api_side(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    for notifier in notifiers:
+        await notifier.close()
     await session.close()

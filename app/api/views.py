@@ -167,9 +167,9 @@ async def _definition_text(request: web.Request) -> str:
         if kind == "json" and not isinstance(json.loads(text), dict):
             raise ValueError("not an object")
     except ValueError as error:
-        raise Problem(
-            422, errors=[{"field": "body", "message": f"Kein gültiges {kind}."}]
-        ) from error
+        wanted = "ein JSON-Objekt" if kind == "json" else "YAML"
+        message = f"Der Inhalt ist kein gültiges {wanted} in UTF-8."
+        raise Problem(422, errors=[{"field": "body", "message": message}]) from error
     return text
 
 

@@ -6,6 +6,8 @@ the next arrival sends another, and MODWORK may poll as well. Deliveries run
 on the scheduler and are retried with a doubling delay.
 """
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -87,6 +89,7 @@ class Notifier:
         self.timer = f"webhook:{webhook.tenant}"
         self.delivery = ""
         self.attempt = 0
+        self._sending: asyncio.Task | None = None
 
     async def watch(self) -> None:
         """Notify once for whatever already waits, then after every arrival."""
@@ -101,7 +104,21 @@ class Notifier:
         """Start a new delivery now, replacing one that waits for its retry."""
         self.delivery = secrets.token_hex(8)
         self.attempt = 0
-        self.scheduler.schedule(self.timer, utcnow(), self.deliver)
+        self.scheduler.schedule(self.timer, utcnow(), self._send_beside)
+
+    async def _send_beside(self) -> None:
+        # The scheduler runs its actions one after another: a slow MODWORK must
+        # not hold up publishing or mail, so the delivery runs as its own task.
+        # One already under way covers this call too, as MODWORK lists it all.
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self.deliver(), name=self.timer)
+
+    async def close(self) -> None:
+        """Stop a delivery under way."""
+        if self._sending is not None:
+            self._sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sending
 
     async def deliver(self) -> None:
         """Send the webhook once; on failure schedule the next attempt."""
@@ -135,7 +152,7 @@ class Notifier:
             delay,
         )
         when = utcnow() + timedelta(seconds=delay)
-        self.scheduler.schedule(self.timer, when, self.deliver)
+        self.scheduler.schedule(self.timer, when, self._send_beside)
 
     async def _post(self) -> bool:
         sent = utcnow()
