@@ -167,8 +167,8 @@ async def _definition_text(request: web.Request) -> str:
         if kind == "json" and not isinstance(json.loads(text), dict):
             raise ValueError("not an object")
     except ValueError as error:
-        wanted = "ein JSON-Objekt" if kind == "json" else "YAML"
-        message = f"Der Inhalt ist kein gültiges {wanted} in UTF-8."
+        wanted = "gültiges JSON-Objekt" if kind == "json" else "Text"
+        message = f"Der Inhalt ist kein {wanted} in UTF-8."
         raise Problem(422, errors=[{"field": "body", "message": message}]) from error
     return text
 
