@@ -11,10 +11,11 @@ from aiohttp.test_utils import TestServer
 
 from app import crypto
 from app.api.auth import API_KEYS
+from app.api.commands import new_receiver_key, set_modwork_key
 from app.api.receivers import modwork_receiver
 from app.application import create_app
 from app.config import ConfigError, load_config
-from app.keys import BACKOFFICE, PORTAL, QUEUE
+from app.keys import BACKOFFICE, CONFIG, PORTAL, QUEUE
 from tests import api_support
 from tests.api_support import ALL_SCOPES, bearer, modwork_config, new_key
 from tests.conftest import send
@@ -271,6 +272,22 @@ async def test_switching_back_leaves_pending_with_modwork(
     [record] = await records_soon(builtin.app)
     assert record["submission_id"] != submission_id
     assert await builtin.app[PORTAL].store.submission_ids() == {submission_id}
+
+
+async def test_new_modwork_key_seals_what_comes_after_and_keeps_what_was(
+    api, tmp_path, modwork_key_path
+):
+    key = await new_key(api)
+    before = await sent(api)
+    new_path = tmp_path / "new.key"
+    set_modwork_key(api.app[CONFIG], "musterstadt", new_receiver_key(new_path))
+    after = await sent(api)
+    _, old_envelope = await get_json(api, f"/api/v1/submissions/{before}", key)
+    _, new_envelope = await get_json(api, f"/api/v1/submissions/{after}", key)
+    assert opened_values(old_envelope, modwork_key_path)["submission_id"] == before
+    assert opened_values(new_envelope, new_path)["submission_id"] == after
+    with pytest.raises(crypto.CryptoError):
+        opened_values(new_envelope, modwork_key_path)
 
 
 async def test_modwork_tenant_without_a_key_stops_the_start(data_dir):

@@ -62,6 +62,8 @@ def _unauthorized(reason: str) -> Problem:
 
 async def require_key(request: web.Request, scope: str) -> ApiKey:
     """Return the request's live key if it carries the scope; refuse otherwise."""
+    # Limitation: API calls are not throttled; a key has 256 random bits, so
+    # guessing one is hopeless, but a holder of a valid key may call at will.
     header = request.headers.get("Authorization", "")
     kind, _, given = header.partition(" ")
     if not header:

@@ -195,6 +195,9 @@ def _write_synced(path: Path, data: bytes) -> None:
 
 async def pull(url: str, api_key: str, private_key_path: Path, out: Path) -> PullResult:
     """Take every pending submission of the key's tenant into the folder."""
+    # Limitation: one run opens submissions with one private key, so after
+    # MODWORK's key is changed, what was sealed to the old key needs a run
+    # with the old key; until then it is reported and stays pending.
     private_key = crypto.load_private_key(private_key_path)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     headers = {"Authorization": f"Bearer {api_key}"}

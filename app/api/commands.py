@@ -9,6 +9,7 @@ from app import crypto
 from app.api.auth import create_key, parse_scopes, revoke_key
 from app.api.receivers import modwork_receiver, parse_public_key
 from app.config import Config
+from app.portal.service import Portal
 from app.storage import schema
 from app.storage.api import ApiKeyStore, DuplicateKeyName
 from app.storage.db import Database, ensure_private_dir, open_database
@@ -62,8 +63,6 @@ async def revoke_api_key(config: Config, tenant: str, name: str) -> bool:
 
 def set_modwork_key(config: Config, tenant: str, public_key: str) -> str:
     """Register MODWORK's public key for a tenant; return the receiver's name."""
-    from app.portal.service import Portal
-
     _known_tenant(config, tenant)
     try:
         raw = parse_public_key(public_key)
