@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from app.cli import main
-from app.config import ROOT
+from app.config import ROOT, ConfigError, load_config
 from tests import api_support
 from tests.api_support import live_send, owner_only_file, write_config
 from tests.conftest import Server, free_port
@@ -146,6 +146,16 @@ def test_pull_refuses_an_api_key_file_others_may_read(tmp_path, modwork_key_path
 def test_each_path_answers_only_on_its_own_listener(live, path, public, internal):
     assert status_of(live.url + path) == public
     assert status_of(live.internal_url + path) == internal
+
+
+def test_first_clerks_address_names_the_internal_listener(live):
+    assert f"{live.internal_url}/admin/setup/" in live.output()
+
+
+def test_internal_listener_on_the_portals_port_is_refused(data_dir):
+    internal = {"host": "127.0.0.1", "port": 8080}
+    with pytest.raises(ConfigError, match="'internal.port' must differ from 'port'"):
+        load_config(None, data=str(data_dir), internal=internal)
 
 
 # The admin's commands against the running server.
