@@ -160,9 +160,9 @@ class PortalStore:
     ) -> list[SealedSubmission]:
         """Return the oldest submissions waiting for a receiver, or the one named."""
         rows = await self.db.fetchall(
-            "SELECT * FROM submissions WHERE receiver = ? AND ? IN (id, '') "
+            "SELECT * FROM submissions WHERE receiver = ? AND (? IS NULL OR id = ?) "
             "ORDER BY received_at, id LIMIT ?",
-            (receiver, submission_id or "", limit),
+            (receiver, submission_id, submission_id, limit),
         )
         if not rows:
             return []
