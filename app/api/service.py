@@ -23,6 +23,8 @@ def _webhooks(app: web.Application) -> list[webhooks.Webhook]:
     for slug in app[TENANTS]:
         settings = config.tenant(slug)
         if settings.webhook_url and settings.webhook_secret_file:
+            # Limitation: the secret is read at start, so a new one takes effect
+            # only when the server is restarted.
             secret = webhooks.read_secret(settings.webhook_secret_file)
             hook = webhooks.Webhook(
                 slug, modwork_receiver(slug), settings.webhook_url, secret

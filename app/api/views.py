@@ -175,6 +175,8 @@ async def _definition_text(request: web.Request) -> str:
 
 def _refusal(error: ControlError) -> Problem:
     cause = error.__cause__
+    # Limitation: a definition's faults are named in English, as the parser
+    # words them for import-form, and only the first fault is reported.
     if isinstance(cause, DefinitionError):
         problem = {"field": "body", "message": cause.reason}
         if cause.line is not None:
