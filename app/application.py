@@ -11,6 +11,9 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from app.api import routes as api_routes
+from app.api.receivers import apply_receivers
+from app.api.service import api_side
 from app.backoffice import routes as backoffice_routes
 from app.backoffice.ingest import Ingest, remove_orphan_attachments
 from app.backoffice.service import RECEIVER, BackOffice
@@ -24,6 +27,7 @@ from app.config import ROOT, Config
 from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
 from app.keys import BACKOFFICE, CONFIG, CONTROL, PORTAL, QUEUE, SCHEDULER, TENANTS
+from app.listeners import listener_middleware
 from app.portal import routes as portal_routes
 from app.portal.service import Portal
 from app.portal.views import EMPTY_FORMS, SEND_THROTTLE
@@ -113,16 +117,18 @@ async def _announce_setup(backoffice: BackOffice, config: Config) -> None:
         # Printed, never logged: the address is a secret for the admin alone.
         print(  # noqa: T201
             "No clerk exists yet. Set the first clerk's password, once, at:\n"
-            f"  {config.public_url}/admin/setup/{token}",
+            f"  {config.admin_url}/admin/setup/{token}",
             flush=True,
         )
 
 
 def create_app(config: Config) -> web.Application:
     """Build the application for a configuration."""
-    app = web.Application(middlewares=[error_middleware, forwarded_middleware])
+    app = web.Application(
+        middlewares=[error_middleware, forwarded_middleware, listener_middleware]
+    )
     app[CONFIG] = config
-    app[TENANTS] = load_tenants(config.themes)
+    app[TENANTS] = apply_receivers(load_tenants(config.themes), config)
     app[READY] = asyncio.Event()
     app[SCHEDULER] = Scheduler()
     app[SEND_THROTTLE] = Throttle(config.submissions_per_minute)
@@ -132,9 +138,11 @@ def create_app(config: Config) -> web.Application:
     _setup_templates(app, config)
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_sides)
+    app.cleanup_ctx.append(api_side)
 
     app.router.add_get("/healthz", healthz)
     backoffice_routes.add_routes(app)
+    api_routes.add_routes(app)
     portal_routes.add_routes(app)
     return app
 

@@ -17,7 +17,16 @@ from app.tenants import TenantError
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-COMMANDS = ("serve", "add-clerk", "import-form")
+COMMANDS = (
+    "serve",
+    "add-clerk",
+    "import-form",
+    "add-api-key",
+    "revoke-api-key",
+    "set-modwork-key",
+    "new-receiver-key",
+    "pull",
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +58,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     form.add_argument("file", type=Path)
     _common(form)
+    _api_commands(commands)
     return parser
+
+
+def _api_commands(commands) -> None:
+    """Describe the commands that set up MODWORK's side and play it."""
+    add_key = commands.add_parser(
+        "add-api-key", help="create a tenant's API key and print it once"
+    )
+    add_key.add_argument("tenant")
+    add_key.add_argument("name")
+    add_key.add_argument(
+        "--scopes",
+        nargs="+",
+        required=True,
+        help="submissions:read submissions:ack forms:write links:write",
+    )
+    _common(add_key)
+    revoke = commands.add_parser("revoke-api-key", help="end an API key at once")
+    revoke.add_argument("tenant")
+    revoke.add_argument("name")
+    _common(revoke)
+    modwork_key = commands.add_parser(
+        "set-modwork-key", help="register MODWORK's public key for a tenant"
+    )
+    modwork_key.add_argument("tenant")
+    modwork_key.add_argument("public_key", help="64 hex digits")
+    _common(modwork_key)
+    key_pair = commands.add_parser(
+        "new-receiver-key", help="write a new private key, print its public key"
+    )
+    key_pair.add_argument("file", type=Path)
+    pull = commands.add_parser(
+        "pull", help="the reference client: take submissions into a folder"
+    )
+    pull.add_argument("--url", required=True, help="the API's base address")
+    pull.add_argument("--api-key-file", type=Path, required=True)
+    pull.add_argument("--receiver-key", type=Path, required=True)
+    pull.add_argument("--out", type=Path, required=True)
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -96,14 +143,22 @@ def serve(config: Config) -> None:
             "tls.cert and tls.key",
             config.host,
         )
-    web.run_app(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        ssl_context=_ssl_context(config),
-        access_log_class=AccessLogger,
-        print=None,
-    )
+    from app.listeners import internal_socket
+
+    try:
+        app = create_app(config)
+        internal = [internal_socket(config)] if config.internal else None
+        web.run_app(
+            app,
+            host=config.host,
+            port=config.port,
+            sock=internal,
+            ssl_context=_ssl_context(config),
+            access_log_class=AccessLogger,
+            print=None,
+        )
+    except ConfigError as error:
+        raise SystemExit(f"configuration: {error}") from error
 
 
 def _read_password() -> str:
@@ -176,6 +231,81 @@ async def import_form(config: Config, path: Path) -> dict:
         await backoffice_db.close()
 
 
+def _run_api_command(args: argparse.Namespace) -> None:
+    """Run one of MODWORK's commands, turning a refusal into a message."""
+    from app.api.commands import CommandError
+
+    handlers = {
+        "add-api-key": _add_api_key,
+        "revoke-api-key": _revoke_api_key,
+        "set-modwork-key": _set_modwork_key,
+        "new-receiver-key": _new_receiver_key,
+        "pull": _pull,
+    }
+    try:
+        handlers[args.command](args)
+    except (CommandError, ConfigError) as error:
+        raise SystemExit(str(error)) from error
+
+
+def _add_api_key(args: argparse.Namespace) -> None:
+    from app.api import commands
+
+    config = _load(args)
+    key = asyncio.run(commands.add_api_key(config, args.tenant, args.name, args.scopes))
+    # The key alone on standard output, so that a script can keep it.
+    print(key)  # noqa: T201
+    print(  # noqa: T201
+        "API-Schlüssel angelegt. Er wird nur dieses eine Mal angezeigt.",
+        file=sys.stderr,
+    )
+
+
+def _revoke_api_key(args: argparse.Namespace) -> None:
+    from app.api import commands
+
+    config = _load(args)
+    if not asyncio.run(commands.revoke_api_key(config, args.tenant, args.name)):
+        raise SystemExit("Diesen API-Schlüssel gibt es nicht (mehr).")
+    print("API-Schlüssel widerrufen.")  # noqa: T201
+
+
+def _set_modwork_key(args: argparse.Namespace) -> None:
+    from app.api import commands
+
+    commands.set_modwork_key(_load(args), args.tenant, args.public_key)
+    print("Öffentlicher Schlüssel von MODWORK gespeichert.")  # noqa: T201
+
+
+def _new_receiver_key(args: argparse.Namespace) -> None:
+    from app.api import commands
+
+    public = commands.new_receiver_key(args.file.resolve())
+    # The public key alone on standard output, for the config or set-modwork-key.
+    print(public)  # noqa: T201
+    message = "Privater Schlüssel geschrieben; oben steht sein öffentlicher."
+    print(message, file=sys.stderr)  # noqa: T201
+
+
+def _pull(args: argparse.Namespace) -> None:
+    from app import crypto
+    from app.api.client import PullError, pull, read_api_key
+
+    try:
+        api_key = read_api_key(args.api_key_file)
+        result = asyncio.run(
+            pull(args.url, api_key, args.receiver_key, args.out.resolve())
+        )
+    except (OSError, PullError, crypto.CryptoError, ValueError) as error:
+        raise SystemExit(f"pull: {error}") from error
+    print(f"{len(result.taken)} Eingänge abgeholt und bestätigt.")  # noqa: T201
+    if result.failed:
+        raise SystemExit(
+            f"{len(result.failed)} Eingänge konnten nicht geöffnet werden; "
+            "sie bleiben im Portal."
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the command."""
     # Whatever any command creates under data/ is for the owner alone.
@@ -185,6 +315,12 @@ def main(argv: list[str] | None = None) -> None:
         argv.insert(0, "serve")
     args = build_parser().parse_args(argv)
     command = args.command
+    if command in COMMANDS[3:]:
+        logging.basicConfig(
+            level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        _run_api_command(args)
+        return
     try:
         config = _load(args)
     except ConfigError as error:

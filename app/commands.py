@@ -14,16 +14,23 @@ log = logging.getLogger(__name__)
 
 
 async def publish_definition(
-    portal: Portal, backoffice: BackOffice, tenants, text: str, source: str
+    portal: Portal,
+    backoffice: BackOffice,
+    tenants,
+    text: str,
+    source: str,
+    *,
+    only_tenant: str | None = None,
+    by: str = "import-form",
 ) -> dict:
     """Check a definition whole and publish it as the form's next version."""
     try:
         form = parse_definition(text, backoffice.catalog)
     except DefinitionError as error:
         raise ControlError(f"{source}: {error}") from error
-    if form.tenant not in tenants:
+    if form.tenant not in tenants or only_tenant not in (None, form.tenant):
         raise ControlError(f"{source}: unknown tenant {form.tenant!r}")
-    version = await backoffice.publish(portal, form, "import-form")
+    version = await backoffice.publish(portal, form, by)
     return {"form": f"{form.tenant}/{form.slug}", "version": version}
 
 

@@ -36,7 +36,21 @@ DEFAULTS: dict[str, Any] = {
     "grace_minutes": 60,
     "receiver": {"batch_size": 200},
     "log_level": "INFO",
+    "internal": {"host": "", "port": 8081},
+    "webhooks": {
+        "first_retry_seconds": 5,
+        "max_retry_seconds": 900,
+        "attempts": 12,
+    },
+    "tenants": {},
 }
+# What each entry under `tenants` may say; every key is optional.
+TENANT_DEFAULTS: dict[str, Any] = {
+    "receiver": "builtin",
+    "modwork_key": "",
+    "webhook": {"url": "", "secret_file": ""},
+}
+RECEIVER_KINDS = ("builtin", "modwork")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -57,6 +71,23 @@ class Uploads:
 
 
 @dataclass(frozen=True)
+class TenantSettings:
+    """Who takes a tenant's submissions, and where MODWORK hears of them."""
+
+    receiver: str
+    modwork_key: bytes | None
+    webhook_url: str
+    webhook_secret_file: Path | None
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    first_retry_seconds: int
+    max_retry_seconds: int
+    attempts: int
+
+
+@dataclass(frozen=True)
 class Config:
     host: str
     port: int
@@ -73,6 +104,10 @@ class Config:
     grace_minutes: int
     batch_size: int
     log_level: str
+    internal_host: str = ""
+    internal_port: int = 8081
+    webhooks: Webhooks = field(default_factory=lambda: Webhooks(5, 900, 12))
+    tenant_settings: dict[str, TenantSettings] = field(default_factory=dict)
     source: Path | None = field(default=None)
 
     @property
@@ -86,6 +121,27 @@ class Config:
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+    @property
+    def internal(self) -> bool:
+        """Say whether /admin/ and /api/ have a listener of their own."""
+        return bool(self.internal_host)
+
+    @property
+    def admin_url(self) -> str:
+        """Return the address clerks and MODWORK reach /admin/ and /api/ at."""
+        if not self.internal:
+            return self.public_url
+        scheme = "https" if self.tls else "http"
+        host = self.internal_host
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}:{self.internal_port}"
+
+    def tenant(self, slug: str) -> TenantSettings:
+        """Return a tenant's settings, the defaults where the file says nothing."""
+        return self.tenant_settings.get(slug) or TenantSettings(
+            "builtin", None, "", None
+        )
 
 
 def _merge(defaults: dict, given: dict, prefix: str = "") -> dict:
@@ -133,6 +189,51 @@ def _anchor_paths(given: dict, folder: Path) -> None:
                 tls[key] = str(_path(tls[key], folder))
 
 
+def _public_key(value: str, name: str) -> bytes | None:
+    """Read an X25519 public key written as 64 hex digits, or nothing."""
+    if not value:
+        return None
+    try:
+        key = bytes.fromhex(value)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(f"setting {name!r} must be 64 hex digits")
+    return key
+
+
+def _tenant_settings(given: Any, base: Path) -> dict[str, TenantSettings]:
+    """Check the per-tenant section: receiver, MODWORK's key and the webhook."""
+    if not isinstance(given, dict):
+        raise ConfigError("setting 'tenants' must be a mapping")
+    settings = {}
+    for slug, entry in given.items():
+        name = f"tenants.{slug}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"setting {name!r} must be a mapping")
+        raw = _merge(TENANT_DEFAULTS, entry, f"{name}.")
+        if raw["receiver"] not in RECEIVER_KINDS:
+            raise ConfigError(f"setting '{name}.receiver' must be builtin or modwork")
+        key = _public_key(raw["modwork_key"], f"{name}.modwork_key")
+        webhook = raw["webhook"]
+        if bool(webhook["url"]) != bool(webhook["secret_file"]):
+            raise ConfigError(
+                f"settings '{name}.webhook.url' and .secret_file go together"
+            )
+        if webhook["url"] and not webhook["url"].startswith(("http://", "https://")):
+            raise ConfigError(
+                f"setting '{name}.webhook.url' must be an http(s) address"
+            )
+        secret = webhook["secret_file"]
+        settings[str(slug)] = TenantSettings(
+            receiver=raw["receiver"],
+            modwork_key=key,
+            webhook_url=webhook["url"],
+            webhook_secret_file=_path(secret, base) if secret else None,
+        )
+    return settings
+
+
 def load_config(path: Path | None = None, **overrides: Any) -> Config:
     """Read the config file, lay flags over it and check the result."""
     given: dict = {}
@@ -146,16 +247,25 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
     if path is not None:
         _anchor_paths(given, path.parent.resolve())
     given.update({k: v for k, v in overrides.items() if v is not None})
+    # Tenant slugs are the keys under `tenants`, so they are checked on their own.
+    tenants = given.pop("tenants", {})
     raw = _merge(DEFAULTS, given)
     # What is still relative now is a default: it lives in the project.
     base = ROOT
+    file_base = path.parent.resolve() if path is not None else ROOT
 
     if raw["log_level"] not in LOG_LEVELS:
         raise ConfigError(f"setting 'log_level' must be one of {', '.join(LOG_LEVELS)}")
     _positive(raw["uploads"], "uploads")
     _positive(raw["throttle"], "throttle")
-    if not 0 < raw["port"] < 65536:
-        raise ConfigError("setting 'port' must be between 1 and 65535")
+    _positive(raw["webhooks"], "webhooks")
+    internal = raw["internal"]
+    for key, port in (("port", raw["port"]), ("internal.port", internal["port"])):
+        if not 0 < port < 65536:
+            raise ConfigError(f"setting {key!r} must be between 1 and 65535")
+    if internal["host"] and internal["port"] == raw["port"]:
+        # The listeners are told apart by their port.
+        raise ConfigError("setting 'internal.port' must differ from 'port'")
     tls = raw["tls"]
     if bool(tls["cert"]) != bool(tls["key"]):
         raise ConfigError("settings 'tls.cert' and 'tls.key' go together")
@@ -184,5 +294,9 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
         grace_minutes=raw["grace_minutes"],
         batch_size=raw["receiver"]["batch_size"],
         log_level=raw["log_level"],
+        internal_host=internal["host"],
+        internal_port=internal["port"],
+        webhooks=Webhooks(**raw["webhooks"]),
+        tenant_settings=_tenant_settings(tenants, file_base),
         source=path,
     )

@@ -27,11 +27,17 @@ ERROR_TEXTS = {
         "gespeichert. Bitte versuchen Sie es erneut.",
     ),
     400: ("Ungültige Anfrage", "Die Anfrage konnte nicht verarbeitet werden."),
+    401: (
+        "Anmeldung erforderlich",
+        "Senden Sie einen gültigen API-Schlüssel im Authorization-Header.",
+    ),
     403: ("Zugriff verweigert", "Sie haben keinen Zugriff auf diese Seite."),
     404: ("Seite nicht gefunden", "Diese Seite gibt es nicht oder nicht mehr."),
     405: ("Nicht erlaubt", "Diese Aktion ist hier nicht möglich."),
     410: ("Formular nicht mehr verfügbar", "Dieses Formular ist nicht mehr online."),
     413: ("Zu groß", "Die gesendeten Daten sind zu groß."),
+    415: ("Falsches Format", "Dieses Format wird hier nicht angenommen."),
+    422: ("Ungültige Angaben", "Einige Angaben sind nicht gültig."),
     429: (
         "Zu viele Anfragen",
         "Sie haben zu viele Anfragen gesendet. Bitte warten Sie eine Minute "
@@ -56,6 +62,21 @@ class PageError(web.HTTPException):
         default_title, default_message = ERROR_TEXTS.get(status, ERROR_TEXTS[500])
         self.page_title = title or default_title
         self.page_message = message or default_message
+
+
+class Problem(PageError):
+    """An API error: a problem document (RFC 9457) naming each wrong field."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        errors: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, message)
+        self.errors = errors or []
+        self.headers.update(headers or {})
 
 
 def render(
@@ -182,7 +203,13 @@ def error_response(request: web.Request, error: web.HTTPException) -> web.Respon
     )
     path = request.path
     if path.startswith("/api/"):
-        body = {"type": "about:blank", "title": title, "status": status}
+        body = {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": message,
+            "errors": getattr(error, "errors", []),
+        }
         response = web.json_response(
             body, status=status, content_type="application/problem+json"
         )
@@ -203,8 +230,9 @@ def error_response(request: web.Request, error: web.HTTPException) -> web.Respon
             "csrf_token": "",
         }
         response = render(request, template, context, status=status, tenant=tenant)
-    if status == 405 and "Allow" in error.headers:
-        response.headers["Allow"] = error.headers["Allow"]
+    for header in ("Allow", "WWW-Authenticate"):
+        if header in error.headers:
+            response.headers[header] = error.headers[header]
     return response
 
 

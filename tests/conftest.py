@@ -96,25 +96,20 @@ def free_port() -> int:
 class Server:
     """The real server as a separate process on loopback."""
 
-    def __init__(self, data: Path, port: int | None = None) -> None:
+    def __init__(self, data: Path, port: int | None = None, args=()) -> None:
         self.data = data
+        self.args = list(args)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.log = data.parent / f"server-{self.port}.log"
 
     def start(self) -> "Server":
+        # The child keeps its own copy of the descriptor; ours is closed at once.
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "run.py",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--data",
-                    str(self.data),
-                ],
+                [sys.executable, "run.py", "serve", "--port", str(self.port)]
+                + ["--data", str(self.data), *self.args],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,

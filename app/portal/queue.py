@@ -45,6 +45,13 @@ class PendingQueue:
         """Return the oldest sealed submissions waiting for the receiver."""
         return await self.store.pending(receiver, limit)
 
+    async def take_one(
+        self, receiver: str, submission_id: str
+    ) -> SealedSubmission | None:
+        """Return one sealed submission if it waits for the receiver, else None."""
+        found = await self.store.pending(receiver, 1, submission_id)
+        return found[0] if found else None
+
     async def acknowledge(self, ids: Sequence[str]) -> None:
         """Delete every trace of taken submissions: rows, files and sealed keys."""
         if not ids:

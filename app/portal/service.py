@@ -2,9 +2,11 @@
 
 import json
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from app import crypto
 from app.clock import iso, utcnow
@@ -54,9 +56,16 @@ class Portal:
 
     def register_receiver(self, name: str, public_key: bytes) -> None:
         """Keep a receiver's public key, the only key the portal ever holds."""
-        path = self.receivers_dir / f"{name}.pub"
-        path.write_text(public_key.hex() + "\n", encoding="ascii")
-        path.chmod(0o600)
+        self.write_receiver_key(self.receivers_dir, name, public_key)
+
+    @staticmethod
+    def write_receiver_key(folder: Path, name: str, public_key: bytes) -> None:
+        """Replace a receiver's key file whole, so no send reads half a key."""
+        path = folder / f"{name}.pub"
+        tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        tmp.write_text(public_key.hex() + "\n", encoding="ascii")
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
 
     def receiver_key(self, name: str):
         """Return the public key that submissions for a receiver are sealed to."""

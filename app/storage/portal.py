@@ -155,11 +155,14 @@ class PortalStore:
                 raise DuplicateNonce(nonce) from error
             raise
 
-    async def pending(self, receiver: str, limit: int) -> list[SealedSubmission]:
-        """Return the oldest submissions waiting for a receiver."""
+    async def pending(
+        self, receiver: str, limit: int, submission_id: str | None = None
+    ) -> list[SealedSubmission]:
+        """Return the oldest submissions waiting for a receiver, or the one named."""
         rows = await self.db.fetchall(
-            "SELECT * FROM submissions WHERE receiver = ? ORDER BY received_at LIMIT ?",
-            (receiver, limit),
+            "SELECT * FROM submissions WHERE receiver = ? AND (? IS NULL OR id = ?) "
+            "ORDER BY received_at, id LIMIT ?",
+            (receiver, submission_id, submission_id, limit),
         )
         if not rows:
             return []

@@ -41,6 +41,20 @@ PORTAL = (
         expires_at TEXT NOT NULL
     );
     """,
+    # MODWORK's API keys: only the SHA-256 of each key is kept.
+    """
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE UNIQUE INDEX api_keys_live_name ON api_keys (tenant, name)
+        WHERE revoked_at IS NULL;
+    """,
 )
 
 # The built-in back office: MODWORK's stand-in.

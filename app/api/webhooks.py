@@ -1,0 +1,181 @@
+"""Tell MODWORK that submissions wait for it, by a signed webhook.
+
+A webhook only says "come and take"; MODWORK then lists what is pending. So
+a webhook that never arrives loses nothing: the submissions stay pending,
+the next arrival sends another, and MODWORK may poll as well. Deliveries run
+on the scheduler and are retried with a doubling delay.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+
+from app.clock import iso, utcnow
+from app.config import ConfigError, Webhooks
+from app.portal.queue import PendingQueue
+from app.timers import Scheduler
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Modportal-Signature"
+DELIVERY_HEADER = "X-Modportal-Delivery"
+EVENT = "submissions.pending"
+MIN_SECRET_BYTES = 16
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+def signature(secret: bytes, timestamp: int, body: bytes) -> str:
+    """Return the signature header for a body sent at a Unix time."""
+    signed = str(timestamp).encode("ascii") + b"." + body
+    digest = hmac.new(secret, signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def read_secret(path: Path) -> bytes:
+    """Read a webhook secret from a file only its owner may read."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as error:
+        raise ConfigError(f"webhook secret {path}: {error.strerror}") from error
+    with os.fdopen(fd, "rb") as file:
+        if os.fstat(file.fileno()).st_mode & 0o077:
+            raise ConfigError(
+                f"webhook secret {path} must be readable by its owner only"
+            )
+        secret = file.read().strip()
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"webhook secret {path} must have at least {MIN_SECRET_BYTES} characters"
+        )
+    return secret
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where one tenant's MODWORK hears of new submissions, and the shared secret."""
+
+    tenant: str
+    receiver: str
+    url: str
+    secret: bytes
+
+
+class Notifier:
+    """Send a tenant's webhook when submissions arrive, until one is taken in."""
+
+    def __init__(
+        self,
+        webhook: Webhook,
+        queue: PendingQueue,
+        scheduler: Scheduler,
+        session: aiohttp.ClientSession,
+        policy: Webhooks,
+    ) -> None:
+        self.webhook = webhook
+        self.queue = queue
+        self.scheduler = scheduler
+        self.session = session
+        self.policy = policy
+        self.timer = f"webhook:{webhook.tenant}"
+        self.delivery = ""
+        self.attempt = 0
+        self._sending: asyncio.Task | None = None
+
+    async def watch(self) -> None:
+        """Notify once for whatever already waits, then after every arrival."""
+        arrival = self.queue.arrival(self.webhook.receiver)
+        self.trigger()
+        while True:
+            await arrival.wait()
+            arrival.clear()
+            self.trigger()
+
+    def trigger(self) -> None:
+        """Start a new delivery now, replacing one that waits for its retry."""
+        self.delivery = secrets.token_hex(8)
+        self.attempt = 0
+        self.scheduler.schedule(self.timer, utcnow(), self._send_beside)
+
+    async def _send_beside(self) -> None:
+        # The scheduler runs its actions one after another: a slow MODWORK must
+        # not hold up publishing or mail, so the delivery runs as its own task.
+        # One already under way covers this call too, as MODWORK lists it all.
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self.deliver(), name=self.timer)
+
+    async def close(self) -> None:
+        """Stop a delivery under way."""
+        if self._sending is not None:
+            self._sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sending
+
+    async def deliver(self) -> None:
+        """Send the webhook once; on failure schedule the next attempt."""
+        if not await self.queue.take(self.webhook.receiver, 1):
+            return  # taken meanwhile: nothing to tell
+        self.attempt += 1
+        if await self._post():
+            log.info(
+                "Delivered webhook %s for %s (attempt %s)",
+                self.delivery,
+                self.webhook.tenant,
+                self.attempt,
+            )
+            return
+        if self.attempt >= self.policy.attempts:
+            log.warning(
+                "Gave up webhook %s for %s after %s attempts; submissions stay pending",
+                self.delivery,
+                self.webhook.tenant,
+                self.attempt,
+            )
+            return
+        delay = min(
+            self.policy.first_retry_seconds * 2 ** (self.attempt - 1),
+            self.policy.max_retry_seconds,
+        )
+        log.warning(
+            "Webhook %s for %s failed; retrying in %ss",
+            self.delivery,
+            self.webhook.tenant,
+            delay,
+        )
+        when = utcnow() + timedelta(seconds=delay)
+        self.scheduler.schedule(self.timer, when, self._send_beside)
+
+    async def _post(self) -> bool:
+        sent = utcnow()
+        body = json.dumps(
+            {
+                "type": EVENT,
+                "tenant": self.webhook.tenant,
+                "delivery": self.delivery,
+                "attempt": self.attempt,
+                "sent_at": iso(sent),
+            }
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature(
+                self.webhook.secret, int(sent.timestamp()), body
+            ),
+            DELIVERY_HEADER: self.delivery,
+        }
+        try:
+            async with self.session.post(
+                self.webhook.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                return 200 <= response.status < 300
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            return False

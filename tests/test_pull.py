@@ -1,0 +1,64 @@
+"""The reference client against the real app: written durably, then acknowledged."""
+
+import json
+
+from app.api.client import pull
+from app.keys import PORTAL
+from tests import api_support
+from tests.api_support import new_key
+from tests.conftest import send
+from tests.test_submission import GOOD_SEPA
+
+# The fixtures shared by the API's tests.
+api = api_support.api
+modwork_key_path = api_support.modwork_key_path
+
+SEPA = "/musterstadt/sepa-mandat"
+
+
+async def pending_ids(client) -> set[str]:
+    return await client.app[PORTAL].store.submission_ids()
+
+
+async def test_lost_acknowledgement_is_made_up_without_writing_again(
+    api, tmp_path, modwork_key_path
+):
+    await send(api, SEPA, GOOD_SEPA)
+    url = str(api.make_url("")).rstrip("/")
+    read_only = await new_key(api, scopes=["submissions:read"], name="read")
+    first = await pull(url, read_only, modwork_key_path, tmp_path / "out")
+    [folder] = (tmp_path / "out").iterdir()
+    (folder / "submission.json").write_text('{"kept": true}')
+    second = await pull(url, await new_key(api), modwork_key_path, tmp_path / "out")
+    assert (len(first.failed), second.taken) == (1, first.failed)
+    assert json.loads((folder / "submission.json").read_text()) == {"kept": True}
+    assert await pending_ids(api) == set()
+
+
+async def test_half_written_folder_of_a_crash_is_written_anew(
+    api, tmp_path, modwork_key_path
+):
+    await send(api, SEPA, GOOD_SEPA)
+    [submission_id] = await pending_ids(api)
+    staging = tmp_path / "out" / f".{submission_id}.partial"
+    staging.mkdir(parents=True)
+    (staging / "submission.json").write_text("{")
+    url = str(api.make_url("")).rstrip("/")
+    result = await pull(url, await new_key(api), modwork_key_path, tmp_path / "out")
+    record = json.loads(
+        (tmp_path / "out" / submission_id / "submission.json").read_text()
+    )
+    assert (result.taken, record["values"]["KUNDE_PLZ"]) == ([submission_id], "01067")
+    assert not staging.exists()
+
+
+async def test_every_waiting_submission_is_taken_in_one_run(
+    api, tmp_path, modwork_key_path
+):
+    for _ in range(3):
+        await send(api, SEPA, GOOD_SEPA)
+    waiting = await pending_ids(api)
+    url = str(api.make_url("")).rstrip("/")
+    result = await pull(url, await new_key(api), modwork_key_path, tmp_path / "out")
+    assert set(result.taken) == waiting
+    assert {p.name for p in (tmp_path / "out").iterdir()} == waiting

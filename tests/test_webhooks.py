@@ -1,0 +1,156 @@
+"""The webhook to MODWORK: signed, retried while its receiver is down."""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from app.application import create_app
+from app.config import ConfigError
+from app.keys import SCHEDULER
+from tests import api_support
+from tests.api_support import bearer, modwork_config, new_key, owner_only_file
+from tests.conftest import free_port, send
+from tests.test_submission import GOOD_SEPA
+
+# The fixtures shared by the API's tests.
+modwork_key_path = api_support.modwork_key_path
+
+SECRET = "ein-geheimnis-nur-fuer-den-test-0123"
+SEPA = "/musterstadt/sepa-mandat"
+
+
+class Receiver:
+    """The test's own webhook receiver on loopback, checking each signature."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.deliveries: list[dict] = []
+        self.runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        stamp, _, digest = request.headers["X-Modportal-Signature"].partition(",v1=")
+        signed = stamp.removeprefix("t=").encode() + b"." + body
+        expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
+        self.deliveries.append(
+            {
+                "valid": hmac.compare_digest(expected, digest),
+                "fresh": abs(time.time() - int(stamp.removeprefix("t="))) < 300,
+                "delivery": request.headers["X-Modportal-Delivery"],
+                "body": json.loads(body),
+            }
+        )
+        return web.Response(status=204)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+async def hooked_app(aiohttp_client, tmp_path, data_dir, key_path, port, **policy):
+    """Start the real app with musterstadt's webhook aimed at the test's port."""
+    secret = owner_only_file(tmp_path / "webhook.secret", SECRET + "\n")
+    webhook = {"url": f"http://127.0.0.1:{port}/hook", "secret_file": str(secret)}
+    config = modwork_config(
+        data_dir,
+        key_path,
+        webhook=webhook,
+        webhooks={"first_retry_seconds": 1, "max_retry_seconds": 2, **policy},
+    )
+    return await aiohttp_client(create_app(config))
+
+
+async def until(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_webhook_is_retried_while_receiver_is_down_then_signed(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path, caplog
+):
+    receiver = Receiver(free_port())
+    client = await hooked_app(
+        aiohttp_client, tmp_path, data_dir, modwork_key_path, receiver.port
+    )
+    await send(client, SEPA, GOOD_SEPA)
+    await until(lambda: "failed; retrying in 1s" in caplog.text)
+    assert client.app[SCHEDULER].due_at("webhook:musterstadt") is not None
+    await receiver.start()
+    await until(lambda: receiver.deliveries)
+    await receiver.stop()
+    [delivery] = receiver.deliveries
+    body = delivery["body"]
+    assert (delivery["valid"], delivery["fresh"]) == (True, True)
+    assert (body["type"], body["tenant"]) == ("submissions.pending", "musterstadt")
+    assert (body["delivery"], body["attempt"] >= 2) == (delivery["delivery"], True)
+    assert set(body) == {"type", "tenant", "delivery", "attempt", "sent_at"}
+
+
+async def test_missed_webhook_leaves_the_submission_to_be_taken(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path, caplog
+):
+    client = await hooked_app(
+        aiohttp_client, tmp_path, data_dir, modwork_key_path, free_port(), attempts=1
+    )
+    key = await new_key(client)
+    await send(client, SEPA, GOOD_SEPA)
+    await until(lambda: "Gave up webhook" in caplog.text)
+    response = await client.get("/api/v1/submissions", headers=bearer(key))
+    assert len((await response.json())["submissions"]) == 1
+
+
+async def test_webhook_is_sent_at_start_for_what_already_waits(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path
+):
+    first = await aiohttp_client(create_app(modwork_config(data_dir, modwork_key_path)))
+    await send(first, SEPA, GOOD_SEPA)
+    await first.close()
+    receiver = Receiver(free_port())
+    await receiver.start()
+    await hooked_app(
+        aiohttp_client, tmp_path, data_dir, modwork_key_path, receiver.port
+    )
+    await until(lambda: receiver.deliveries)
+    await receiver.stop()
+    assert [d["body"]["attempt"] for d in receiver.deliveries] == [1]
+
+
+async def test_no_webhook_when_nothing_waits(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path, caplog
+):
+    receiver = Receiver(free_port())
+    await receiver.start()
+    client = await hooked_app(
+        aiohttp_client, tmp_path, data_dir, modwork_key_path, receiver.port
+    )
+    await client.get("/healthz")
+    await asyncio.sleep(0.5)
+    await receiver.stop()
+    assert receiver.deliveries == []
+
+
+async def test_secret_file_others_may_read_stops_the_start(
+    tmp_path, data_dir, modwork_key_path
+):
+    secret = owner_only_file(tmp_path / "webhook.secret", SECRET)
+    secret.chmod(0o644)
+    webhook = {"url": "http://127.0.0.1:9/hook", "secret_file": str(secret)}
+    server = TestServer(create_app(modwork_config(data_dir, modwork_key_path, webhook)))
+    with pytest.raises(ConfigError, match="must be readable by its owner only"):
+        await server.start_server()
+    await server.close()
