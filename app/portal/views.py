@@ -4,7 +4,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from app import csrf
@@ -12,7 +12,13 @@ from app.clock import german
 from app.config import ROOT
 from app.forms.validation import validate
 from app.keys import PORTAL, TENANTS
-from app.portal.intake import FRAMING_ALLOWANCE, Intake, Malformed, TooLarge
+from app.portal.intake import (
+    FRAMING_ALLOWANCE,
+    Intake,
+    Malformed,
+    TooLarge,
+    part_names,
+)
 from app.portal.service import Receipt, ServedForm
 from app.tenants import Tenant
 from app.throttle import Throttle
@@ -223,7 +229,10 @@ async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim
     try:
         async with asyncio.timeout(portal.config.uploads.idle_timeout_s):
             part = await reader.next()
-            if part is None or getattr(part, "name", None) != "csrf_token":
+            if (
+                not isinstance(part, BodyPartReader)
+                or part_names(part)[0] != "csrf_token"
+            ):
                 raise PageError(403, EXPIRED, "Formular abgelaufen")
             token = (await part.read_chunk(1024)).decode("ascii", "replace")
     except TimeoutError as error:
