@@ -328,6 +328,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from app.web import ProtocolErrorFilter
+
+    logging.getLogger("aiohttp.server").addFilter(ProtocolErrorFilter())
     if command == "serve":
         try:
             serve(config)

@@ -1,5 +1,6 @@
 """What the admin's commands do, the same through the control socket or not."""
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -25,7 +26,8 @@ async def publish_definition(
 ) -> dict:
     """Check a definition whole and publish it as the form's next version."""
     try:
-        form = parse_definition(text, backoffice.catalog)
+        # Parsing a large definition takes a while; the portal keeps serving.
+        form = await asyncio.to_thread(parse_definition, text, backoffice.catalog)
     except DefinitionError as error:
         raise ControlError(f"{source}: {error}") from error
     if form.tenant not in tenants or only_tenant not in (None, form.tenant):

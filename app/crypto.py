@@ -124,6 +124,15 @@ def load_public_key(raw: bytes) -> X25519PublicKey:
     return X25519PublicKey.from_public_bytes(raw)
 
 
+def can_seal_to(raw: bytes) -> bool:
+    """Say whether a raw X25519 public key can be sealed to (not a weak point)."""
+    try:
+        seal_data_key(new_data_key(), load_public_key(raw), "check", "check")
+    except (CryptoError, ValueError):
+        return False
+    return True
+
+
 def new_data_key() -> bytes:
     """Create a fresh random data key for one submission."""
     return secrets.token_bytes(DATA_KEY_SIZE)

@@ -254,10 +254,29 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 def _route(request: web.BaseRequest) -> str:
-    match = getattr(request, "match_info", None)
+    try:
+        match = request.match_info
+    except (AttributeError, AssertionError):
+        # A request refused by the HTTP parser was never routed.
+        return "-"
     route = getattr(match, "route", None)
     resource = getattr(route, "resource", None)
     return resource.canonical if resource is not None else "-"
+
+
+class ProtocolErrorFilter(logging.Filter):
+    """Shorten aiohttp's report of a request its parser refused.
+
+    aiohttp logs such a request with the client's address and the raw bytes
+    it could not read, which may be a header full of personal data; what
+    stays is that a request was refused.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = "Refused a request the HTTP parser could not read", ()
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from app import crypto
 from app.api.auth import API_KEYS
-from app.api.commands import new_receiver_key, set_modwork_key
+from app.api.commands import CommandError, new_receiver_key, set_modwork_key
 from app.api.receivers import modwork_receiver
 from app.application import create_app
 from app.config import ConfigError, load_config
@@ -280,7 +280,9 @@ async def test_new_modwork_key_seals_what_comes_after_and_keeps_what_was(
     key = await new_key(api)
     before = await sent(api)
     new_path = tmp_path / "new.key"
-    set_modwork_key(api.app[CONFIG], "musterstadt", new_receiver_key(new_path))
+    # The command as run with a config that leaves the key to the command.
+    command_config = load_config(None, data=str(api.app[CONFIG].data))
+    set_modwork_key(command_config, "musterstadt", new_receiver_key(new_path))
     after = await sent(api)
     _, old_envelope = await get_json(api, f"/api/v1/submissions/{before}", key)
     _, new_envelope = await get_json(api, f"/api/v1/submissions/{after}", key)
@@ -288,6 +290,22 @@ async def test_new_modwork_key_seals_what_comes_after_and_keeps_what_was(
     assert opened_values(new_envelope, new_path)["submission_id"] == after
     with pytest.raises(crypto.CryptoError):
         opened_values(new_envelope, modwork_key_path)
+
+
+def test_set_modwork_key_refuses_a_tenant_whose_key_the_config_names(api, tmp_path):
+    public = new_receiver_key(tmp_path / "other.key")
+    with pytest.raises(CommandError, match="tenants.musterstadt.modwork_key"):
+        set_modwork_key(api.app[CONFIG], "musterstadt", public)
+
+
+@pytest.mark.parametrize("key", ["00" * 32, "01" + "00" * 31])
+async def test_a_key_nothing_can_be_sealed_to_stops_the_start(data_dir, key):
+    tenants = {"musterstadt": {"receiver": "modwork", "modwork_key": key}}
+    config = load_config(None, data=str(data_dir), tenants=tenants)
+    server = TestServer(create_app(config))
+    with pytest.raises(ConfigError, match="nothing can be sealed"):
+        await server.start_server()
+    await server.close()
 
 
 async def test_modwork_tenant_without_a_key_stops_the_start(data_dir):
@@ -429,3 +447,35 @@ async def test_every_api_route_is_in_the_document_and_back(api):
         if route.resource.canonical.startswith("/api/") and route.method != "HEAD"
     }
     assert served == documented
+
+
+async def test_a_key_of_undecodable_bytes_is_401_not_500(api):
+    reader, writer = await asyncio.open_connection("127.0.0.1", api.server.port)
+    writer.write(
+        b"GET /api/v1/submissions HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer mpk_\xc3\xa4\xff\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"401"
+
+
+async def test_a_limit_of_thousands_of_digits_is_422(api):
+    key = await new_key(api)
+    response = await api.get(
+        "/api/v1/submissions", params={"limit": "9" * 5000}, headers=bearer(key)
+    )
+    assert response.status == 422
+    assert (await response.json())["errors"][0]["field"] == "limit"
+
+
+async def test_deeply_nested_json_definition_is_422(api):
+    key = await new_key(api)
+    response = await api.post(
+        "/api/v1/forms",
+        data="[" * 200_000 + "]" * 200_000,
+        headers={**bearer(key), "Content-Type": "application/json"},
+    )
+    assert response.status == 422
+    assert (await response.json())["errors"][0]["field"] == "body"

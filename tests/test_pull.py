@@ -1,8 +1,13 @@
 """The reference client against the real app: written durably, then acknowledged."""
 
+import fcntl
 import json
+import os
 
-from app.api.client import pull
+import pytest
+
+from app import crypto
+from app.api.client import PullBusy, pull
 from app.keys import PORTAL
 from tests import api_support
 from tests.api_support import new_key
@@ -62,3 +67,18 @@ async def test_every_waiting_submission_is_taken_in_one_run(
     result = await pull(url, await new_key(api), modwork_key_path, tmp_path / "out")
     assert set(result.taken) == waiting
     assert {p.name for p in (tmp_path / "out").iterdir()} == waiting
+
+
+async def test_a_second_pull_on_the_same_folder_is_refused(tmp_path):
+    key_path = tmp_path / "receiver.key"
+    crypto.write_private_key(key_path, crypto.generate_private_key())
+    out = tmp_path / "out"
+    out.mkdir()
+    held = os.open(out, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(PullBusy, match="another pull"):
+            await pull("http://127.0.0.1:9", "mpk_x", key_path, out)
+    finally:
+        os.close(held)
+    assert list(out.iterdir()) == []

@@ -70,6 +70,9 @@ async def require_key(request: web.Request, scope: str) -> ApiKey:
         raise _unauthorized("no key")
     if kind.lower() != "bearer" or not given.strip().startswith(KEY_PREFIX):
         raise _unauthorized("not a bearer key")
+    if not given.strip().isascii():
+        # Keys are ASCII; undecodable header bytes arrive as surrogates.
+        raise _unauthorized("not a key")
     key = await request.app[API_KEYS].live_key(crypto.token_hash(given.strip()))
     if key is None:
         raise _unauthorized("unknown or revoked key")

@@ -12,6 +12,7 @@ acknowledgement is acknowledged without being written twice.
 """
 
 import base64
+import fcntl
 import json
 import logging
 import os
@@ -201,5 +202,20 @@ async def pull(url: str, api_key: str, private_key_path: Path, out: Path) -> Pul
     private_key = crypto.load_private_key(private_key_path)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     headers = {"Authorization": f"Bearer {api_key}"}
-    async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as session:
-        return await Puller(session, url, private_key, out).run()
+    # Two runs on one folder would step on each other's staging folders and
+    # could acknowledge what the other had not written: one at a time.
+    # The lock is on the folder itself, so it leaves no file behind.
+    folder = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise PullBusy(f"another pull is writing into {out}") from error
+        async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as session:
+            return await Puller(session, url, private_key, out).run()
+    finally:
+        os.close(folder)
+
+
+class PullBusy(PullError):
+    """Another run of pull holds the output folder."""

@@ -64,6 +64,13 @@ async def revoke_api_key(config: Config, tenant: str, name: str) -> bool:
 def set_modwork_key(config: Config, tenant: str, public_key: str) -> str:
     """Register MODWORK's public key for a tenant; return the receiver's name."""
     _known_tenant(config, tenant)
+    if config.tenant(tenant).modwork_key is not None:
+        # One source of truth: a key in the config is registered at every
+        # start, so a key set here would be undone by the next restart.
+        raise CommandError(
+            f"the config names MODWORK's key for {tenant} "
+            f"(tenants.{tenant}.modwork_key): change it there"
+        )
     try:
         raw = parse_public_key(public_key)
     except crypto.CryptoError as error:

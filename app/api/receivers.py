@@ -47,7 +47,11 @@ def register_modwork_keys(
     for slug, tenant in tenants.items():
         key = config.tenant(slug).modwork_key
         if key is not None:
-            crypto.load_public_key(key)
+            if not crypto.can_seal_to(key):
+                raise ConfigError(
+                    f"setting 'tenants.{slug}.modwork_key' is no usable X25519 "
+                    "public key: nothing can be sealed to it"
+                )
             portal.register_receiver(modwork_receiver(slug), key)
         if tenant.receiver != BUILTIN and not has_key(portal, tenant.receiver):
             raise ConfigError(
@@ -63,5 +67,6 @@ def parse_public_key(text: str) -> bytes:
         raw = bytes.fromhex(text.strip())
     except ValueError as error:
         raise crypto.CryptoError("the public key must be 64 hex digits") from error
-    crypto.load_public_key(raw)
+    if not crypto.can_seal_to(raw):
+        raise crypto.CryptoError("nothing can be sealed to this public key")
     return raw

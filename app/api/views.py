@@ -45,7 +45,12 @@ def _limit(request: web.Request) -> int:
     given = request.query.get("limit")
     if given is None:
         return DEFAULT_LIMIT
-    if given.isascii() and given.isdigit() and 1 <= int(given) <= MAX_LIMIT:
+    if (
+        len(given) <= len(str(MAX_LIMIT))
+        and given.isascii()
+        and given.isdigit()
+        and 1 <= int(given) <= MAX_LIMIT
+    ):
         return int(given)
     raise Problem(
         422,
@@ -166,7 +171,7 @@ async def _definition_text(request: web.Request) -> str:
         text = body.decode("utf-8")
         if kind == "json" and not isinstance(json.loads(text), dict):
             raise ValueError("not an object")
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         wanted = "gültiges JSON-Objekt" if kind == "json" else "Text"
         message = f"Der Inhalt ist kein {wanted} in UTF-8."
         raise Problem(422, errors=[{"field": "body", "message": message}]) from error

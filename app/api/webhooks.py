@@ -90,6 +90,7 @@ class Notifier:
         self.delivery = ""
         self.attempt = 0
         self._sending: asyncio.Task | None = None
+        self._again = False
 
     async def watch(self) -> None:
         """Notify once for whatever already waits, then after every arrival."""
@@ -110,8 +111,20 @@ class Notifier:
         # The scheduler runs its actions one after another: a slow MODWORK must
         # not hold up publishing or mail, so the delivery runs as its own task.
         # One already under way covers this call too, as MODWORK lists it all.
+        # One arriving while a delivery is under way is told right after it.
         if self._sending is None or self._sending.done():
-            self._sending = asyncio.create_task(self.deliver(), name=self.timer)
+            self._sending = asyncio.create_task(
+                self._deliver_until_told(), name=self.timer
+            )
+        else:
+            self._again = True
+
+    async def _deliver_until_told(self) -> None:
+        while True:
+            self._again = False
+            await self.deliver()
+            if not self._again:
+                return
 
     async def close(self) -> None:
         """Stop a delivery under way."""
@@ -125,12 +138,13 @@ class Notifier:
         if not await self.queue.take(self.webhook.receiver, 1):
             return  # taken meanwhile: nothing to tell
         self.attempt += 1
-        if await self._post():
+        delivery, attempt = self.delivery, self.attempt
+        if await self._post(delivery, attempt):
             log.info(
                 "Delivered webhook %s for %s (attempt %s)",
-                self.delivery,
+                delivery,
                 self.webhook.tenant,
-                self.attempt,
+                attempt,
             )
             return
         if self.attempt >= self.policy.attempts:
@@ -154,14 +168,14 @@ class Notifier:
         when = utcnow() + timedelta(seconds=delay)
         self.scheduler.schedule(self.timer, when, self._send_beside)
 
-    async def _post(self) -> bool:
+    async def _post(self, delivery: str, attempt: int) -> bool:
         sent = utcnow()
         body = json.dumps(
             {
                 "type": EVENT,
                 "tenant": self.webhook.tenant,
-                "delivery": self.delivery,
-                "attempt": self.attempt,
+                "delivery": delivery,
+                "attempt": attempt,
                 "sent_at": iso(sent),
             }
         ).encode()
@@ -170,7 +184,7 @@ class Notifier:
             SIGNATURE_HEADER: signature(
                 self.webhook.secret, int(sent.timestamp()), body
             ),
-            DELIVERY_HEADER: self.delivery,
+            DELIVERY_HEADER: delivery,
         }
         try:
             async with self.session.post(
