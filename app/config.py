@@ -29,10 +29,21 @@ DEFAULTS: dict[str, Any] = {
     "throttle": {
         "submissions_per_minute": 20,
         "logins_per_minute": 5,
+        "link_opens_per_minute": 10,
     },
     "form_session_hours": 4,
     "grace_minutes": 60,
     "receiver": {"batch_size": 200},
+    "links": {"expiry_days": 14, "session_minutes": 60},
+    "mail": {
+        "host": "",
+        "port": 587,
+        "security": "starttls",
+        "username": "",
+        "password_file": "",
+        "timeout_seconds": 30,
+        "give_up_hours": 48,
+    },
     "log_level": "INFO",
 }
 
@@ -47,6 +58,22 @@ class Uploads:
     max_submission_bytes: int
     max_pixels: int
     max_files: int
+
+
+MAIL_SECURITY = ("starttls", "tls", "none")
+
+
+@dataclass(frozen=True)
+class Mail:
+    """How mail leaves the server; no host means .eml files under data/outbox/."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password_file: Path | None
+    timeout_seconds: int
+    give_up_hours: int
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,12 @@ class Config:
     batch_size: int
     log_level: str
     source: Path | None = field(default=None)
+    link_opens_per_minute: int = 10
+    link_expiry_days: int = 14
+    link_session_minutes: int = 60
+    mail: Mail = field(
+        default_factory=lambda: Mail("", 587, "starttls", "", None, 30, 48)
+    )
 
     @property
     def portal_dir(self) -> Path:
@@ -75,6 +108,10 @@ class Config:
     @property
     def backoffice_dir(self) -> Path:
         return self.data / "backoffice"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data / "outbox"
 
     @property
     def tls(self) -> bool:
@@ -132,6 +169,8 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
 
     _positive(raw["uploads"], "uploads")
     _positive(raw["throttle"], "throttle")
+    _positive(raw["links"], "links")
+    mail = _mail(raw["mail"], base)
     if not 0 < raw["port"] < 65536:
         raise ConfigError("setting 'port' must be between 1 and 65535")
     tls = raw["tls"]
@@ -162,4 +201,37 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
         batch_size=raw["receiver"]["batch_size"],
         log_level=raw["log_level"],
         source=path,
+        link_opens_per_minute=raw["throttle"]["link_opens_per_minute"],
+        link_expiry_days=raw["links"]["expiry_days"],
+        link_session_minutes=raw["links"]["session_minutes"],
+        mail=mail,
+    )
+
+
+def _mail(raw: dict, base: Path) -> Mail:
+    """Check the mail settings; a login needs its password file."""
+    if raw["security"] not in MAIL_SECURITY:
+        raise ConfigError(
+            f"setting 'mail.security' must be one of {', '.join(MAIL_SECURITY)}"
+        )
+    if not 0 < raw["port"] < 65536:
+        raise ConfigError("setting 'mail.port' must be between 1 and 65535")
+    _positive({k: raw[k] for k in ("timeout_seconds", "give_up_hours")}, "mail")
+    if bool(raw["username"]) != bool(raw["password_file"]):
+        raise ConfigError(
+            "settings 'mail.username' and 'mail.password_file' go together"
+        )
+    for key in ("host", "username"):
+        if any(c in raw[key] for c in "\r\n"):
+            raise ConfigError(f"setting 'mail.{key}' may not hold a line break")
+    return Mail(
+        host=raw["host"],
+        port=raw["port"],
+        security=raw["security"],
+        username=raw["username"],
+        password_file=_path(raw["password_file"], base)
+        if raw["password_file"]
+        else None,
+        timeout_seconds=raw["timeout_seconds"],
+        give_up_hours=raw["give_up_hours"],
     )

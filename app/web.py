@@ -9,6 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from app import csrf
 from app.keys import CLIENT_IP, CONFIG, SECURE, TENANTS
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,21 @@ def render(
     return web.Response(
         text=text, status=status, content_type="text/html", charset="utf-8"
     )
+
+
+def keep_csrf_cookie(
+    request: web.Request, response: web.StreamResponse, cookie: str
+) -> None:
+    """Give the browser the form-token cookie, unless it already has this one."""
+    if request.cookies.get(csrf.COOKIE) != cookie:
+        response.set_cookie(
+            csrf.COOKIE,
+            cookie,
+            httponly=True,
+            samesite="Strict",
+            secure=is_secure(request),
+            path="/",
+        )
 
 
 def client_address(request: web.Request) -> str:
@@ -162,7 +178,9 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers.setdefault("Content-Security-Policy", CSP)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
-    headers.setdefault("Referrer-Policy", "same-origin")
+    # A secure link's pages never tell another site where they were.
+    referrer = "no-referrer" if request.path.startswith("/l/") else "same-origin"
+    headers.setdefault("Referrer-Policy", referrer)
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"

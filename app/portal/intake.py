@@ -68,6 +68,7 @@ class Intake:
     file_errors: dict[str, str] = field(default_factory=dict)
     chosen_files: bool = False
     received_bytes: int = 0
+    link_id: str | None = None
 
     def _count(self, size: int) -> None:
         self.received_bytes += size
@@ -229,6 +230,7 @@ class Intake:
             "form": {"slug": self.form.slug, "version": self.version},
             "receipt": receipt,
             "received_at": received_at,
+            "link_id": self.link_id,
             "values": values,
             "files": [
                 {

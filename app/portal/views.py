@@ -13,7 +13,7 @@ from app.portal.intake import Intake, Malformed, TooLarge
 from app.portal.service import Receipt, ServedForm
 from app.tenants import Tenant
 from app.throttle import Throttle
-from app.web import PageError, client_address, is_secure, render
+from app.web import PageError, client_address, keep_csrf_cookie, render
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,7 @@ def _form_page(
     response = render(
         request, "portal/form.html", context, status=status, tenant=tenant
     )
-    if request.cookies.get(csrf.COOKIE) != cookie:
-        response.set_cookie(
-            csrf.COOKIE,
-            cookie,
-            httponly=True,
-            samesite="Strict",
-            secure=is_secure(request),
-            path="/",
-        )
+    keep_csrf_cookie(request, response, cookie)
     return response
 
 
@@ -135,25 +127,27 @@ async def send_form(request: web.Request) -> web.Response:
     if not request.app[SEND_THROTTLE].allow(client_address(request)):
         log.warning("Throttled sends from one client on %s", tenant.slug)
         raise PageError(429)
-    _refuse_declared_oversize(request, portal.config.uploads.max_submission_bytes)
+    refuse_declared_oversize(request, portal.config.uploads.max_submission_bytes)
 
     if request.content_type != "multipart/form-data":
         raise PageError(400)
     reader = await request.multipart()
-    claim = await _read_csrf(request, reader, tenant)
+    claim = await read_csrf(
+        request, reader, _purpose(tenant, request.match_info["form"])
+    )
     grace = timedelta(minutes=portal.config.grace_minutes)
     form = await portal.served_form(
         tenant.slug, request.match_info["form"], claim.version, grace
     )
     if previous := await portal.previous_receipt(claim.nonce):
-        return _receipt_page(request, tenant, form, previous)
+        return receipt_page(request, tenant, form, previous)
     if form is None:
         raise PageError(410)
 
     intake = portal.new_intake(form)
-    await _read_all(intake, reader)
+    await read_all(intake, reader)
     result = validate(form.definition, intake.values, intake.uploads())
-    errors = _in_page_order(form, {**result.errors, **intake.file_errors})
+    errors = in_page_order(form, {**result.errors, **intake.file_errors})
     if errors:
         await intake.discard()
         log.warning(
@@ -171,10 +165,11 @@ async def send_form(request: web.Request) -> web.Response:
         )
 
     receipt = await portal.commit(intake, result.values, claim.nonce, tenant.receiver)
-    return _receipt_page(request, tenant, form, receipt)
+    return receipt_page(request, tenant, form, receipt)
 
 
-def _refuse_declared_oversize(request: web.Request, ceiling: int) -> None:
+def refuse_declared_oversize(request: web.Request, ceiling: int) -> None:
+    """Refuse a send whose declared length is over the ceiling before reading it."""
     if request.content_length is not None and request.content_length > ceiling:
         raise PageError(413, _too_large(ceiling))
 
@@ -187,7 +182,8 @@ def _too_large(ceiling: int) -> str:
     )
 
 
-async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim:
+async def read_csrf(request: web.Request, reader, purpose: str) -> csrf.Claim:
+    """Read the form token, the first part of a send, and check it."""
     part = await reader.next()
     if part is None or getattr(part, "name", None) != "csrf_token":
         raise PageError(403, EXPIRED, "Formular abgelaufen")
@@ -197,7 +193,7 @@ async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim
         return csrf.verify(
             portal.csrf_secret,
             request.cookies.get(csrf.COOKIE),
-            _purpose(tenant, request.match_info["form"]),
+            purpose,
             token,
             portal.config.form_session_hours * 3600,
         )
@@ -206,7 +202,8 @@ async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim
         raise PageError(403, EXPIRED, "Formular abgelaufen") from error
 
 
-async def _read_all(intake: Intake, reader) -> None:
+async def read_all(intake: Intake, reader) -> None:
+    """Read every part of a send, discarding what was sealed if it is refused."""
     try:
         await intake.read(reader)
     except TooLarge as error:
@@ -222,13 +219,15 @@ async def _read_all(intake: Intake, reader) -> None:
         raise
 
 
-def _in_page_order(form: ServedForm, errors: dict[str, str]) -> dict[str, str]:
+def in_page_order(form: ServedForm, errors: dict[str, str]) -> dict[str, str]:
+    """Order error messages as their fields stand on the page."""
     return {f.name: errors[f.name] for f in form.fields if f.name in errors}
 
 
-def _receipt_page(
+def receipt_page(
     request: web.Request, tenant: Tenant, form: ServedForm | None, receipt: Receipt
 ) -> web.Response:
+    """Show the receipt number of a stored send."""
     context = {
         "form": {"title": form.title if form else ""},
         "receipt": receipt.number,

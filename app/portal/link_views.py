@@ -1,0 +1,258 @@
+"""Handlers of secure links: open a token, show its pre-filled form, take it.
+
+`GET /l/<token>` checks the token, moves it into a short-lived cookie that
+only `/l/<link id>/` receives, and redirects there, so the token leaves the
+address bar, the history and every Referer at once.
+"""
+
+import logging
+from dataclasses import dataclass, replace
+
+from aiohttp import web
+
+from app import csrf
+from app.clock import german
+from app.forms.validation import validate
+from app.keys import CONFIG, PORTAL, PORTAL_LINKS, TENANTS
+from app.links import token_link_id
+from app.portal.links import LinkCheck
+from app.portal.service import ServedForm
+from app.portal.views import (
+    SEND_THROTTLE,
+    in_page_order,
+    read_all,
+    read_csrf,
+    receipt_page,
+    refuse_declared_oversize,
+)
+from app.storage.portal_links import LinkUsed
+from app.tenants import Tenant
+from app.throttle import Throttle
+from app.web import (
+    PageError,
+    client_address,
+    is_secure,
+    keep_csrf_cookie,
+    render,
+)
+
+log = logging.getLogger(__name__)
+
+LINK_THROTTLE: web.AppKey[Throttle] = web.AppKey("link_throttle")
+LINK_COOKIE = "mp_link"
+AGAIN = (
+    "Bitte öffnen Sie den Link aus Ihrer E-Mail erneut. Aus Sicherheitsgründen "
+    "gilt ein geöffneter Link in diesem Browser nur eine Weile."
+)
+
+
+@dataclass(frozen=True)
+class LinkedForm:
+    """The form as a link shows it: what may be changed, and what stays."""
+
+    served: ServedForm
+    fixed: dict[str, str]
+    values: dict[str, str]
+
+
+def _purpose(link_id: str) -> str:
+    return f"link:{link_id}"
+
+
+def _linked_form(check: LinkCheck) -> LinkedForm:
+    """Split the form into the fields the customer may change and fixed ones."""
+    prefill, form = check.prefill, check.form
+    marked = set(prefill.marked)
+    if prefill.kind == "query":
+        editable = {
+            f.name
+            for f in form.fields
+            if f.name in marked or (prefill.others_editable and f.type != "file")
+        }
+    else:
+        editable = {f.name for f in form.fields}
+    sections = tuple(
+        replace(s, fields=tuple(f for f in s.fields if f.name in editable))
+        for s in form.definition.sections
+    )
+    served = ServedForm(
+        replace(form.definition, sections=sections), form.version, form.publish_until
+    )
+    known = {f.name for f in form.fields if f.type != "file"}
+    fixed = {
+        n: v for n, v in prefill.values.items() if n in known and n not in editable
+    }
+    return LinkedForm(served, fixed, dict(prefill.values))
+
+
+def _tenant(request: web.Request, check: LinkCheck) -> Tenant:
+    return request.app[TENANTS][check.link.tenant]
+
+
+def _closed(request: web.Request, check: LinkCheck) -> web.Response:
+    """Answer a token that opens nothing, each case with its own page."""
+    if check.status == "unknown":
+        raise PageError(404)
+    link = check.link
+    if check.status == "used":
+        title = "Formular bereits gesendet"
+        message = (
+            f"Dieses Formular wurde am {german(link.used_at)} bereits gesendet. "
+            f"Ihre Eingangsnummer ist {link.receipt}. Ein zweites Mal lässt es "
+            "sich nicht senden."
+        )
+    elif link.revoked_at:
+        title = "Link ungültig"
+        message = "Dieser Link gilt nicht mehr."
+    else:
+        title = "Link abgelaufen"
+        message = "Dieser Link ist abgelaufen und lässt sich nicht mehr öffnen."
+    context = {"page_title": title, "message": message}
+    tenant = _tenant(request, check)
+    return render(request, "portal/link_state.html", context, 410, tenant=tenant)
+
+
+async def open_link(request: web.Request) -> web.Response:
+    """Check a link's token, keep it in a cookie and redirect to its form."""
+    if not request.app[LINK_THROTTLE].allow(client_address(request)):
+        log.warning("Throttled link opens from one client")
+        raise PageError(429)
+    token = request.match_info["token"]
+    links = request.app[PORTAL_LINKS]
+    check = await links.check(token)
+    if check.status != "open":
+        log.warning("Refused a link token: %s", check.status)
+        return _closed(request, check)
+
+    await links.opened(check.link.id)
+    response = web.HTTPSeeOther(f"/l/{check.link.id}/formular")
+    response.set_cookie(
+        LINK_COOKIE,
+        token,
+        path=f"/l/{check.link.id}/",
+        max_age=request.app[CONFIG].link_session_minutes * 60,
+        httponly=True,
+        samesite="Lax",
+        secure=is_secure(request),
+    )
+    raise response
+
+
+async def _check_cookie(request: web.Request) -> LinkCheck:
+    link_id = request.match_info["link"]
+    token = request.cookies.get(LINK_COOKIE, "")
+    if token_link_id(token) != link_id:
+        raise PageError(403, AGAIN, "Link erneut öffnen")
+    return await request.app[PORTAL_LINKS].check(token)
+
+
+def _link_page(
+    request: web.Request,
+    check: LinkCheck,
+    linked: LinkedForm,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    reselect: bool = False,
+    status: int = 200,
+) -> web.Response:
+    portal = request.app[PORTAL]
+    tenant = _tenant(request, check)
+    cookie = request.cookies.get(csrf.COOKIE) or csrf.new_cookie_value()
+    form = linked.served
+    labels = {f.name: f.label for f in check.form.fields}
+    errors = errors or {}
+    context = {
+        "form": form,
+        "kind": check.prefill.kind,
+        "message": check.prefill.message,
+        "receipt": check.prefill.receipt,
+        "marked": check.prefill.marked,
+        "fixed": [{"label": labels[n], "value": v} for n, v in linked.fixed.items()],
+        "values": values,
+        "errors": list(errors.items()),
+        "error_map": errors,
+        "csrf_token": csrf.issue(
+            portal.csrf_secret, cookie, _purpose(check.link.id), form.version
+        ),
+        "action": f"/l/{check.link.id}/formular",
+        "reselect_files": reselect,
+        "max_upload_label": "",
+        "privacy_url": tenant.theme.privacy_url,
+        "page_title": form.title,
+    }
+    response = render(request, "portal/link_form.html", context, status, tenant=tenant)
+    keep_csrf_cookie(request, response, cookie)
+    return response
+
+
+async def show_link_form(request: web.Request) -> web.Response:
+    """Show the pre-filled form of the link whose token the cookie holds."""
+    check = await _check_cookie(request)
+    if check.status != "open":
+        return _closed(request, check)
+    linked = _linked_form(check)
+    return _link_page(request, check, linked, values=linked.values)
+
+
+async def send_link_form(request: web.Request) -> web.Response:
+    """Take a link's form once: check, seal and store it, and claim the link."""
+    portal = request.app[PORTAL]
+    if not request.app[SEND_THROTTLE].allow(client_address(request)):
+        log.warning("Throttled link sends from one client")
+        raise PageError(429)
+    check = await _check_cookie(request)
+    if check.status != "open":
+        return _closed(request, check)
+    refuse_declared_oversize(request, portal.config.uploads.max_submission_bytes)
+    if request.content_type != "multipart/form-data":
+        raise PageError(400)
+
+    reader = await request.multipart()
+    claim = await read_csrf(request, reader, _purpose(check.link.id))
+    tenant = _tenant(request, check)
+    linked = _linked_form(check)
+    if previous := await portal.previous_receipt(claim.nonce):
+        return receipt_page(request, tenant, linked.served, previous)
+    intake = portal.new_intake(linked.served)
+    intake.link_id = check.link.id
+    await read_all(intake, reader)
+
+    result = validate(linked.served.definition, intake.values, intake.uploads())
+    errors = in_page_order(linked.served, {**result.errors, **intake.file_errors})
+    if errors:
+        await intake.discard()
+        log.warning("Refused a send of link %s: %s fields", check.link.id, len(errors))
+        return _link_page(
+            request,
+            check,
+            linked,
+            values=intake.values,
+            errors=errors,
+            reselect=intake.chosen_files,
+            status=422,
+        )
+    return await _commit(request, check, linked, intake, result.values, claim)
+
+
+async def _commit(request, check, linked, intake, values, claim) -> web.Response:
+    """Store the send and claim the link in one transaction; one send wins."""
+    portal, links = request.app[PORTAL], request.app[PORTAL_LINKS]
+    tenant = _tenant(request, check)
+    try:
+        receipt = await portal.commit(
+            intake,
+            {**linked.fixed, **values},
+            claim.nonce,
+            tenant.receiver,
+            within=links.claimer(check.link.id),
+        )
+    except LinkUsed:
+        await intake.discard()
+        log.warning("Refused a second send of link %s", check.link.id)
+        return _closed(request, await links.check(request.cookies[LINK_COOKIE]))
+    links.changed.set()
+    log.info("Link %s returned as submission %s", check.link.id, intake.id)
+    response = receipt_page(request, tenant, linked.served, receipt)
+    response.del_cookie(LINK_COOKIE, path=f"/l/{check.link.id}/")
+    return response
