@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -16,7 +17,7 @@ from app.config import Config, ConfigError, load_config
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-COMMANDS = ("serve", "add-clerk", "import-form")
+COMMANDS = ("serve", "add-clerk", "import-form", "send-link")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     form.add_argument("file", type=Path)
     _common(form)
+    link = commands.add_parser(
+        "send-link", help="mail a customer a secure link to a pre-filled form"
+    )
+    link.add_argument("tenant")
+    link.add_argument("slug")
+    link.add_argument("--to", required=True, help="the customer's e-mail address")
+    link.add_argument(
+        "--values",
+        type=Path,
+        required=True,
+        help="YAML file: MODWORK field names and their values",
+    )
+    _common(link)
     return parser
 
 
@@ -126,24 +140,15 @@ async def add_clerk(
         await db.close()
 
 
-async def import_form(config: Config, path: Path) -> dict:
-    """Publish a form definition file as the form's next version."""
-    from app import control
+@contextlib.asynccontextmanager
+async def _both_sides(config: Config):
+    """Open both sides' stores, for a command that finds no server running."""
     from app.backoffice.service import BackOffice
-    from app.commands import publish_definition
     from app.forms.catalog import CATALOG_PATH, load_catalog
     from app.portal.service import Portal
     from app.storage import schema
     from app.storage.db import open_database
-    from app.tenants import load_tenants
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise control.ControlError(f"{path}: {error}") from error
-    args = {"text": text, "source": str(path)}
-    if (answer := await control.call(config.data, "import-form", args)) is not None:
-        return answer
     catalog = load_catalog(CATALOG_PATH)
     portal_db = await open_database(config.portal_dir / "portal.db", schema.PORTAL)
     backoffice_db = await open_database(
@@ -153,12 +158,63 @@ async def import_form(config: Config, path: Path) -> dict:
         portal = Portal(config, portal_db, catalog)
         backoffice = BackOffice(config, backoffice_db, catalog)
         portal.register_receiver("builtin", backoffice.public_key())
-        return await publish_definition(
-            portal, backoffice, load_tenants(config.themes), text, str(path)
-        )
+        yield portal, backoffice
     finally:
         await portal_db.close()
         await backoffice_db.close()
+
+
+async def import_form(config: Config, path: Path) -> dict:
+    """Publish a form definition file as the form's next version."""
+    from app import control
+    from app.commands import publish_definition
+    from app.tenants import load_tenants
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.ControlError(f"{path}: {error}") from error
+    args = {"text": text, "source": str(path)}
+    if (answer := await control.call(config.data, "import-form", args)) is not None:
+        return answer
+    async with _both_sides(config) as (portal, backoffice):
+        return await publish_definition(
+            portal, backoffice, load_tenants(config.themes), text, str(path)
+        )
+
+
+async def send_link(config: Config, args: argparse.Namespace) -> dict:
+    """Make a link through the running server, or on the databases directly."""
+    from app import control
+    from app.backoffice.links import open_links
+    from app.commands import send_link as make_link
+    from app.tenants import load_tenants
+    from app.timers import Scheduler
+
+    path = args.values.resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.ControlError(f"{path}: {error}") from error
+    request = {
+        "tenant": args.tenant,
+        "slug": args.slug,
+        "to": args.to,
+        "values": text,
+        "source": str(path),
+    }
+    if (answer := await control.call(config.data, "send-link", request)) is not None:
+        return answer
+    async with _both_sides(config) as (portal, backoffice):
+        scheduler = Scheduler()
+        tenants = load_tenants(config.themes)
+        await backoffice.load_demo_forms(portal, tenants)
+        _, _, office = open_links(config, portal, backoffice, tenants, scheduler)
+        answer = await make_link(office, request)
+        # No server runs the timers, so the mail is tried once now; if it
+        # cannot go, it waits in the outbox for the server's next start.
+        await scheduler.run_due()
+        return answer
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -194,3 +250,11 @@ def main(argv: list[str] | None = None) -> None:
         except ControlError as error:
             raise SystemExit(str(error)) from error
         print(f"{answer['form']}: Version {answer['version']} veröffentlicht.")  # noqa: T201
+    elif command == "send-link":
+        from app.control import ControlError
+
+        try:
+            answer = asyncio.run(send_link(config, args))
+        except ControlError as error:
+            raise SystemExit(str(error)) from error
+        print(f"{answer['form']}: Link {answer['link']} angelegt und gesendet.")  # noqa: T201

@@ -300,8 +300,14 @@ class LinkOffice:
         changed = self.portal_links.changed
         while True:
             changed.clear()
+            step = asyncio.ensure_future(self.apply_events())
             try:
-                await self.apply_events()
+                await asyncio.shield(step)
+            except asyncio.CancelledError:
+                # Let the step in flight finish, so that no query is left
+                # half-read on a connection that is about to close.
+                await step
+                raise
             except Exception:
                 log.error("Taking link events failed; retrying", exc_info=True)
                 await asyncio.sleep(5)

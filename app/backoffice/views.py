@@ -16,7 +16,12 @@ from app.web import PageError, client_address, is_secure, render
 log = logging.getLogger(__name__)
 
 LOGIN_THROTTLE: web.AppKey[Throttle] = web.AppKey("login_throttle")
-STATUSES = (("new", "Neu"), ("in_progress", "In Bearbeitung"), ("done", "Erledigt"))
+STATUSES = (
+    ("new", "Neu"),
+    ("in_progress", "In Bearbeitung"),
+    ("waiting", "Wartet auf Rückmeldung"),
+    ("done", "Erledigt"),
+)
 STATUS_LABELS = dict(STATUSES)
 LOGIN_PURPOSE = "admin-login"
 SETUP_PURPOSE = "admin-setup"
@@ -246,6 +251,10 @@ async def record(request: web.Request) -> web.Response:
         for a in await backoffice.store.attachments(row["id"])
     ]
     message = "Status gespeichert." if request.query.get("saved") else None
+    # Imported here because link_views builds on this module.
+    from app.backoffice.link_views import record_links
+
+    summary.update(await record_links(request, row, definition))
     context = {
         "record": summary,
         "statuses": STATUSES,

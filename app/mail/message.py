@@ -71,7 +71,11 @@ def build_message(
     message["Date"] = email.utils.format_datetime(utcnow())
     message["Message-ID"] = email.utils.make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text, charset="utf-8")
+    # The text part goes as 8bit so that its link stays whole on one line, in
+    # the .eml file too; quoted-printable would break it with soft breaks.
+    # Limitation: a relay without 8BITMIME cannot take such a mail; every
+    # common relay offers it.
+    message.set_content(text, charset="utf-8", cte="8bit")
     message.add_alternative(html, subtype="html", charset="utf-8")
     return message
 

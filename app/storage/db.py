@@ -4,6 +4,7 @@ import asyncio
 import logging
 import os
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -87,7 +88,12 @@ class Database:
 
     async def close(self) -> None:
         """Checkpoint and close the connection."""
-        await self.checkpoint()
+        try:
+            await self.checkpoint()
+        except sqlite3.OperationalError:
+            # A task cancelled mid-query may leave a statement open; the WAL
+            # is then folded in at the next start instead.
+            log.warning("Could not checkpoint %s at close", self.path.name)
         await self.conn.close()
 
 
