@@ -120,9 +120,8 @@ class LinkOffice:
         if request.kind == "contract":
             values = check_prefill(form, request.values)
         else:
-            values = {
-                k: v for k, v in request.values.items() if k in form.fields_by_name
-            }
+            names = {f.name for f in form.fields}
+            values = {k: v for k, v in request.values.items() if k in names}
         try:
             recipient = check_address(request.recipient)
         except MailError as error:
