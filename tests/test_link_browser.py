@@ -7,17 +7,41 @@ import time
 from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default
+from pathlib import Path
 
 import pytest
 
 from app.config import ROOT
 from app.forms.checks import today_in_germany
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.linkhelp import link_path, outbox_files
 
 CLERK = ("sachbearbeitung", "Rückfrage-im-Browser-2026")
 PHONE = {"width": 390, "height": 844}
 SUPPLY_FROM = (today_in_germany() + timedelta(days=30)).isoformat()
 RECEIPT = re.compile(r"MU-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for this module alone.
+
+    Playwright's sync API runs an event loop in the main thread while it is
+    open; kept for the whole session it would stand in the way of every
+    asyncio test collected after this module.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Debian's chromium is missing at {CHROMIUM}: bash .ci/run installs it"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture
