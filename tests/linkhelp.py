@@ -19,7 +19,11 @@ PREFILL = {"BANK_KONTOINHABER": "Erika Mustermann", "KUNDE_ORT": "Dresden"}
 async def make_link(client, values=None, slug="sepa-mandat", **wishes) -> str:
     """Have the back office make a link and queue its mail; return its id."""
     wanted = LinkRequest(
-        "musterstadt", slug, "erika@beispiel.de", dict(values or PREFILL), **wishes
+        "musterstadt",
+        slug,
+        "erika@beispiel.de",
+        dict(PREFILL if values is None else values),
+        **wishes,
     )
     return await client.app[LINK_OFFICE].create(wanted, "test")
 

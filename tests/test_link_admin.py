@@ -2,15 +2,22 @@
 
 import json
 import re
+from datetime import datetime, timedelta
 
 import pytest
 
 from app.application import create_app
 from app.backoffice.auth import hash_password
 from app.config import load_config
-from app.keys import BACKOFFICE, LINK_OFFICE
+from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, SCHEDULER
 from tests.conftest import csrf_token, free_port, send, wait_until_taken
-from tests.linkhelp import mailed_link, send_link_form, wait_for_state
+from tests.linkhelp import (
+    link_path,
+    mailed_link,
+    send_link_form,
+    wait_for_mails,
+    wait_for_state,
+)
 from tests.smtp import SmtpServer
 from tests.test_submission import GOOD_SEPA, SEPA
 
@@ -223,3 +230,19 @@ async def test_with_the_server_stopped_mail_waits_and_goes_once_it_is_back(
         server.stop()
     assert [m["To"] for m in server.recorder.messages()] == ["erika@beispiel.de"]
     await wait_for_state(client, link.id, "sent")
+
+
+async def test_a_waiting_query_is_reminded_halfway_under_a_new_token(client):
+    await ask(client, await log_in(client), await a_record(client), ["KUNDE_ORT"])
+    office = client.app[LINK_OFFICE]
+    [link] = await office.store.links(None)
+    due = client.app[SCHEDULER].due_at(f"link-reminder:{link.id}")
+    assert due - datetime.fromisoformat(link.created_at) == timedelta(days=7)
+    first = await mailed_link(client)
+    await wait_for_state(client, link.id, "sent")
+    await office.remind(link.id)
+    mails = await wait_for_mails(client.app[CONFIG].outbox_dir, 2)
+    receipt = link.prefill["receipt"]
+    assert mails[-1]["Subject"] == f"Erinnerung: Rückfrage zu Ihrem Anliegen {receipt}"
+    assert (await client.get(first)).status == 404
+    assert (await client.get(link_path(mails[-1]))).status == 200

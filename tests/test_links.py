@@ -265,3 +265,13 @@ async def test_a_bad_address_is_refused_before_anything_is_stored(client):
     with pytest.raises(LinkError, match="E-Mail-Adresse ist ungültig"):
         await client.app[LINK_OFFICE].create(wanted, "test")
     assert await client.app[PORTAL].store.submission_ids() == set()
+
+
+@pytest.mark.parametrize(("slug", "days"), [("sepa-mandat", 14), ("stromvertrag", 21)])
+async def test_a_link_lasts_as_long_as_its_form_says(client, slug, days):
+    link_id = await make_link(client, {}, slug=slug)
+    link = await client.app[LINK_OFFICE].store.link(link_id)
+    lifetime = datetime.fromisoformat(link.expires_at) - datetime.fromisoformat(
+        link.created_at
+    )
+    assert lifetime.days == days

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -215,6 +216,10 @@ async def record_links(request: web.Request, row, definition) -> dict:
             for link in await office.store.links_of_record(row["id"])
         ],
         "revisions": revisions,
+        "template_url": "/admin/links/new?"
+        + urlencode(
+            {"form": f"{row['tenant']}/{row['form_slug']}", "record": row["id"]}
+        ),
     }
 
 

@@ -127,7 +127,7 @@ class LinkOffice:
         except MailError as error:
             raise LinkError("Die E-Mail-Adresse ist ungültig.") from error
         now = utcnow()
-        days = request.days or self.config.link_expiry_days
+        days = request.days or form.link_expiry_days or self.config.link_expiry_days
         link = sql.Link(
             id=links.new_link_id(),
             tenant=request.tenant,
@@ -248,10 +248,11 @@ class LinkOffice:
         created = datetime.fromisoformat(link.created_at)
         when = created + (datetime.fromisoformat(link.expires_at) - created) / 2
         self.scheduler.schedule(
-            f"link-reminder:{link.id}", when, lambda: self._remind(link.id)
+            f"link-reminder:{link.id}", when, lambda: self.remind(link.id)
         )
 
-    async def _remind(self, link_id: str) -> None:
+    async def remind(self, link_id: str) -> None:
+        """Remind the customer of a query that still waits, under a new token."""
         link = await self.store.link(link_id)
         if link and link.state in ("sent", "opened") and not link.reminded_at:
             await self.resend(link_id, reminder=True)

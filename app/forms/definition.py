@@ -63,6 +63,7 @@ _TOP_KEYS = {
     "max_submission_bytes",
     "publish_from",
     "publish_until",
+    "link_expiry_days",
     "sections",
 }
 _SECTION_KEYS = {"title", "help", "fields"}
@@ -141,6 +142,8 @@ class FormDefinition:
     publish_from: str
     publish_until: str
     sections: tuple[Section, ...]
+    # How long a secure link to this form works; None: the server's default.
+    link_expiry_days: int | None = None
 
     @property
     def fields(self) -> tuple[FormField, ...]:
@@ -178,6 +181,7 @@ class FormDefinition:
                 "max_submission_bytes",
                 "publish_from",
                 "publish_until",
+                "link_expiry_days",
             )
         }
         data["sections"] = [
@@ -236,6 +240,7 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
     limit = _optional_size(top.get("max_submission_bytes"), "max_submission_bytes")
     publish_from = _optional_time(top.get("publish_from"), "publish_from")
     publish_until = _optional_time(top.get("publish_until"), "publish_until")
+    link_days = _optional_size(top.get("link_expiry_days"), "link_expiry_days")
     seen: set[str] = set()
     sections = tuple(
         _section(node, catalog, record_type, limit, seen)
@@ -251,6 +256,7 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         publish_from=publish_from,
         publish_until=publish_until,
         sections=sections,
+        link_expiry_days=link_days,
     )
 
 
@@ -460,6 +466,9 @@ _DEFINITION_KEYS = {attribute.name for attribute in dataclasses.fields(FormDefin
 
 
 def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
+    # Versions stored before links existed lack the key; they use the default.
+    if isinstance(data, dict):
+        data = {"link_expiry_days": None, **data}
     _exact_keys(data, _DEFINITION_KEYS, "the definition")
     record_type = catalog.record_types[_string(data["record_type"])]
     seen: set[str] = set()
@@ -483,6 +492,7 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
         publish_from=_string(data["publish_from"]),
         publish_until=_string(data["publish_until"]),
         sections=tuple(sections),
+        link_expiry_days=_optional_int(data["link_expiry_days"]),
     )
 
 
