@@ -11,10 +11,13 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import date
 
 from app import crypto
 
 KINDS = ("contract", "query", "order")
+# Kinds whose answer lands on an existing record as a revision.
+ANSWERS = frozenset({"query", "order"})
 # The one list of link states, here, in the admin pages and in the API.
 STATES = (
     ("created", "Angelegt"),
@@ -31,6 +34,11 @@ STATE_LABELS = dict(STATES)
 FINAL_STATES = frozenset({"returned", "expired", "revoked"})
 _TOKEN = re.compile(r"^([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 _LINK_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def german_day(iso_date: str) -> str:
+    """Show an ISO date the German way: 2026-12-24 as 24.12.2026."""
+    return date.fromisoformat(iso_date).strftime("%d.%m.%Y")
 
 
 def new_link_id() -> str:
@@ -64,6 +72,8 @@ class Prefill:
     marked: tuple[str, ...] = ()
     others_editable: bool = True
     receipt: str = ""
+    # An order's last day (ISO date): past it, the order is overdue.
+    due: str = ""
 
     def to_json(self) -> bytes:
         """Return the pre-fill as the JSON bytes that are sealed."""

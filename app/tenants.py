@@ -48,6 +48,8 @@ class Tenant:
     receiver: str = "builtin"
     mail_from_name: str = ""
     mail_from_address: str = ""
+    # Service providers that take orders: (name, e-mail address) each.
+    providers: tuple[tuple[str, str], ...] = ()
 
 
 def _text(data: dict, key: str, where: str, required: bool = True) -> str:
@@ -102,6 +104,22 @@ def _mail_sender(data: dict, where: str) -> tuple[str, str]:
     return name, address
 
 
+def _providers(data: dict, where: str) -> tuple[tuple[str, str], ...]:
+    """Return the tenant's service providers, each with a name and an address."""
+    entries = data.get("providers") or []
+    if not isinstance(entries, list):
+        raise TenantError(f"{where}: 'providers' must be a list")
+    providers = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise TenantError(f"{where}: each provider needs a name and an email")
+        name, email = _text(entry, "name", where), _text(entry, "email", where)
+        if any(c in name for c in "\r\n") or not MAIL_ADDRESS.match(email):
+            raise TenantError(f"{where}: provider {name!r} needs one plain address")
+        providers.append((name, email))
+    return tuple(providers)
+
+
 def load_tenant(folder: Path) -> Tenant:
     """Read one tenant's file and check every value."""
     slug = folder.name
@@ -128,6 +146,7 @@ def load_tenant(folder: Path) -> Tenant:
         theme=_theme(data["theme"], folder, slug, where),
         mail_from_name=mail_from_name,
         mail_from_address=mail_from_address,
+        providers=_providers(data, where),
     )
 
 

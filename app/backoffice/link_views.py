@@ -8,6 +8,7 @@ from aiohttp import web
 
 from app.backoffice import auth
 from app.backoffice.links import LinkError, LinkRequest
+from app.backoffice.orders import ORDER_TYPES, OrderRequest, clerk_fields, create_order
 from app.backoffice.views import _clerks_record, _label, _page
 from app.clock import german
 from app.forms.catalog import FIELD_TYPES
@@ -21,7 +22,11 @@ log = logging.getLogger(__name__)
 # Fields a clerk may pre-fill: a file is the customer's to give, and so is
 # every consent.
 PREFILLABLE = frozenset(FIELD_TYPES) - {"file", "consent"}
-KIND_LABELS = {"contract": "Vorausgefülltes Formular", "query": "Rückfrage"}
+KIND_LABELS = {
+    "contract": "Vorausgefülltes Formular",
+    "query": "Rückfrage",
+    "order": "Auftrag an Dienstleister",
+}
 
 
 def _summary(request: web.Request, link: Link) -> dict:
@@ -121,10 +126,11 @@ async def resend_link(request: web.Request) -> web.Response:
     return await _link_action(request, "resent")
 
 
-async def _forms(request: web.Request, tenants) -> list[dict]:
+async def _forms(request: web.Request, tenants, orders: bool = False) -> list[dict]:
+    """Return the newest version of each form, orders or the others."""
     backoffice = request.app[BACKOFFICE]
     rows = await request.app[LINK_OFFICE].store.latest_forms(tenants)
-    return [
+    forms = [
         {
             "key": f"{row['tenant']}/{row['slug']}",
             "title": json.loads(row["definition"])["title"],
@@ -136,6 +142,7 @@ async def _forms(request: web.Request, tenants) -> list[dict]:
         for row in rows
         if row["tenant"] in request.app[TENANTS]
     ]
+    return [f for f in forms if (f["definition"].record_type in ORDER_TYPES) == orders]
 
 
 async def new_link_page(request: web.Request) -> web.Response:
@@ -170,15 +177,21 @@ def _new_link(request, forms, chosen, values, recipient, error, status=200):
     return _page(request, "admin/link_new.html", context, status=status)
 
 
-async def create_link(request: web.Request) -> web.Response:
-    """Make a pre-filled link from the clerk's values and send it."""
+async def _posted_choice(request: web.Request, orders: bool):
+    """Read a clerk's posted form: the clerk, the fields, the forms, the choice."""
     clerk = await auth.require_clerk(request)
     form = await request.post()
     auth.check_csrf(request, str(form.get("csrf_token", "")))
-    forms = await _forms(request, clerk.tenants)
+    forms = await _forms(request, clerk.tenants, orders=orders)
     chosen = next((f for f in forms if f["key"] == form.get("form")), None)
     if chosen is None:
         raise PageError(404)
+    return clerk, form, forms, chosen
+
+
+async def create_link(request: web.Request) -> web.Response:
+    """Make a pre-filled link from the clerk's values and send it."""
+    clerk, form, forms, chosen = await _posted_choice(request, orders=False)
     names = {f.name for f in chosen["definition"].fields if f.type in PREFILLABLE}
     values = {n: str(form.get(n, "")).strip() for n in names}
     recipient = str(form.get("recipient", "")).strip()
@@ -286,4 +299,47 @@ async def create_query(request: web.Request) -> web.Response:
             problem = str(error)
     if problem:
         return await _query_page(request, row, recipient, problem, 422, form)
+    raise web.HTTPSeeOther(f"/admin/links/{link_id}?done=sent")
+
+
+async def new_order_page(request: web.Request) -> web.Response:
+    """Show the order forms, or the chosen one's fields and the providers."""
+    clerk = await auth.require_clerk(request)
+    forms = await _forms(request, clerk.tenants, orders=True)
+    chosen = next((f for f in forms if f["key"] == request.query.get("form")), None)
+    return _new_order(request, forms, chosen, {}, None)
+
+
+def _new_order(request, forms, chosen, values, error, status=200):
+    providers, fields = [], []
+    if chosen:
+        tenant = request.app[TENANTS][chosen["key"].split("/")[0]]
+        providers = list(enumerate(name for name, _ in tenant.providers))
+        fields = clerk_fields(chosen["definition"])
+    context = {
+        "forms": forms,
+        "chosen": chosen,
+        "providers": providers,
+        "fields": fields,
+        "values": values,
+        "error": error,
+        "page_title": "Neuer Auftrag",
+    }
+    return _page(request, "admin/order_new.html", context, status=status)
+
+
+async def create_order_view(request: web.Request) -> web.Response:
+    """Open an order's record and send the provider its link."""
+    clerk, form, forms, chosen = await _posted_choice(request, orders=True)
+    names = [f.name for f in clerk_fields(chosen["definition"])]
+    values = {n: str(form.get(n, "")).strip() for n in names}
+    provider = str(form.get("provider", ""))
+    tenant, slug = chosen["key"].split("/")
+    order = OrderRequest(
+        tenant, slug, int(provider) if provider.isdigit() else -1, values
+    )
+    try:
+        link_id = await create_order(request.app[LINK_OFFICE], order, clerk.name)
+    except LinkError as error:
+        return _new_order(request, forms, chosen, values, str(error), 422)
     raise web.HTTPSeeOther(f"/admin/links/{link_id}?done=sent")

@@ -9,15 +9,15 @@ the same transaction as the link itself. The token then lives only in the
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from app import crypto, links
 from app.backoffice.service import BackOffice
-from app.clock import german, iso, utcnow
+from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
 from app.forms.definition import FormDefinition
 from app.forms.validation import validate
-from app.links import FINAL_STATES, Prefill
+from app.links import FINAL_STATES, Prefill, german_day
 from app.mail.message import MailError, MailTemplates, check_address
 from app.mail.outbox import Outbox
 from app.mail.transport import make_transport
@@ -31,7 +31,11 @@ from app.timers import Scheduler
 log = logging.getLogger(__name__)
 
 WAITING_STATUS = "waiting"
-TEMPLATES = {"contract": "link_contract", "query": "link_query"}
+TEMPLATES = {
+    "contract": "link_contract",
+    "query": "link_query",
+    "order": "link_order",
+}
 
 
 class LinkError(Exception):
@@ -53,6 +57,7 @@ class LinkRequest:
     others_editable: bool = True
     receipt: str = ""
     days: int | None = None
+    due: str = ""
 
 
 def check_prefill(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
@@ -143,6 +148,7 @@ class LinkOffice:
                 tuple(request.marked),
                 request.others_editable,
                 request.receipt,
+                request.due,
             ).to_dict(),
             state="created",
             failure=None,
@@ -160,6 +166,7 @@ class LinkOffice:
             mail_id = await self.outbox.queue(conn, message, link.id)
         self.outbox.schedule(mail_id)
         self._schedule_reminder(link)
+        self._schedule_overdue(link)
         log.info("Created %s link %s by clerk %s", link.kind, link.id, clerk)
         return link.id
 
@@ -233,6 +240,7 @@ class LinkOffice:
             "expires": german(expires),
             "form_title": form_title,
             "receipt": link.prefill.get("receipt", ""),
+            "due": german_day(due) if (due := link.prefill.get("due")) else "",
             "reminder": reminder,
         }
         tenant = self.tenants[link.tenant]
@@ -257,10 +265,32 @@ class LinkOffice:
         if link and link.state in ("sent", "opened") and not link.reminded_at:
             await self.resend(link_id, reminder=True)
 
+    # Orders past their date window.
+
+    def _schedule_overdue(self, link: sql.Link) -> None:
+        due = link.prefill.get("due")
+        if link.kind != "order" or not due:
+            return
+        day_after = datetime.combine(
+            date.fromisoformat(due) + timedelta(days=1), time(), tzinfo=BERLIN
+        )
+        self.scheduler.schedule(
+            f"link-overdue:{link.id}", day_after, lambda: self.mark_overdue(link.id)
+        )
+
+    async def mark_overdue(self, link_id: str) -> None:
+        """Mark an order overdue that has not come back within its date window."""
+        async with self.db.transaction() as conn:
+            row = await sql.link_state(conn, link_id)
+            if row and row["state"] in ("created", "sent", "opened", "failed"):
+                await sql.set_link_state(conn, link_id, "overdue", iso(utcnow()))
+                log.info("Order link %s is overdue", link_id)
+
     async def resume(self) -> None:
-        """Schedule the reminders of every query that still waits."""
+        """Schedule reminders of waiting queries and the ends of orders' windows."""
         for link in await self.store.waiting():
             self._schedule_reminder(link)
+            self._schedule_overdue(link)
 
     # What the outbox and the portal tell about each link.
 

@@ -20,6 +20,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/records/{id}/attachments/{attachment}", views.attachment)
     app.router.add_get("/admin/records/{id}/query", link_views.new_query_page)
     app.router.add_post("/admin/records/{id}/query", link_views.create_query)
+    app.router.add_get("/admin/orders/new", link_views.new_order_page)
+    app.router.add_post("/admin/orders/new", link_views.create_order_view)
     app.router.add_get("/admin/links", link_views.links_page)
     app.router.add_get("/admin/links/new", link_views.new_link_page)
     app.router.add_post("/admin/links/new", link_views.create_link)

@@ -14,7 +14,7 @@ from app import csrf
 from app.clock import german
 from app.forms.validation import validate
 from app.keys import CONFIG, PORTAL, PORTAL_LINKS, TENANTS
-from app.links import token_link_id
+from app.links import ANSWERS, german_day, token_link_id
 from app.portal.links import LinkCheck
 from app.portal.service import ServedForm
 from app.portal.views import (
@@ -63,7 +63,7 @@ def _linked_form(check: LinkCheck) -> LinkedForm:
     """Split the form into the fields the customer may change and fixed ones."""
     prefill, form = check.prefill, check.form
     marked = set(prefill.marked)
-    if prefill.kind == "query":
+    if prefill.kind in ANSWERS:
         editable = {
             f.name
             for f in form.fields
@@ -167,6 +167,7 @@ def _link_page(
         "kind": check.prefill.kind,
         "message": check.prefill.message,
         "receipt": check.prefill.receipt,
+        "due": german_day(check.prefill.due) if check.prefill.due else "",
         "marked": check.prefill.marked,
         "fixed": [{"label": labels[n], "value": v} for n, v in linked.fixed.items()],
         "values": values,

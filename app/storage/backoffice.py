@@ -5,6 +5,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.links import ANSWERS
 from app.storage import links
 from app.storage.db import Database
 
@@ -190,7 +191,7 @@ class BackOfficeStore:
             await links.set_link_state(
                 conn, record.link_id, "returned", record.taken_at
             )
-        if link is not None and link["kind"] == "query":
+        if link is not None and link["kind"] in ANSWERS:
             await links.add_revision(
                 conn,
                 link["record_id"],
