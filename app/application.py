@@ -102,7 +102,13 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     await _announce_setup(backoffice, config)
     tasks = [
         asyncio.create_task(
-            Ingest(backoffice, portal.queue, config.batch_size).run(), name="ingest"
+            Ingest(
+                backoffice,
+                portal.queue,
+                config.batch_size,
+                app[LINK_OFFICE].confirmations,
+            ).run(),
+            name="ingest",
         ),
         asyncio.create_task(app[SCHEDULER].run(), name="scheduler"),
         asyncio.create_task(app[LINK_OFFICE].run(), name="links"),

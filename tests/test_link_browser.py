@@ -14,12 +14,15 @@ import pytest
 from app.config import ROOT
 from app.forms.checks import today_in_germany
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.images import jpeg_photo, png_photo
 from tests.linkhelp import link_path, outbox_files
+from tests.test_orders import ORDER, RESULT
 
 CLERK = ("sachbearbeitung", "Rückfrage-im-Browser-2026")
 PHONE = {"width": 390, "height": 844}
 SUPPLY_FROM = (today_in_germany() + timedelta(days=30)).isoformat()
 RECEIPT = re.compile(r"MU-[0-9A-Z]{4}-[0-9A-Z]{4}")
+DUE = (today_in_germany() + timedelta(days=10)).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +185,34 @@ def test_a_query_comes_back_as_a_revision_of_the_same_record(clerk, phone, serve
     table = clerk.locator("h2:text('Verlauf der Angaben') + h3 + table").inner_text()
     assert "Dresden" in table and "Leipzig" in table
     assert "In Bearbeitung" in clerk.content()
+
+
+def test_an_order_goes_to_a_provider_and_comes_back_with_photos(
+    clerk, phone, server, tmp_path
+):
+    clerk.goto("/admin/links")
+    clerk.click("text=Auftrag an einen Dienstleister")
+    clerk.click("button:text('Weiter')")
+    clerk.select_option("#f-provider", label="Elektro Beispiel KG")
+    for name, value in {**ORDER, "AUFTRAG_TERMIN_BIS": DUE}.items():
+        clerk.fill(f"#f-{name}", value)
+    clerk.click("button:text('Auftrag senden')")
+    assert "Auftrag an Dienstleister" in clerk.content()
+
+    old, new = tmp_path / "alt.jpg", tmp_path / "neu.png"
+    old.write_bytes(jpeg_photo())
+    new.write_bytes(png_photo())
+    phone.goto(newest_link(server, 1))
+    assert "<dd>1ESY1160523456</dd>" in phone.content()
+    for name, value in RESULT.items():
+        phone.fill(f"#f-{name}", value)
+    phone.set_input_files("#f-WECHSEL_FOTO_ALT", str(old))
+    phone.set_input_files("#f-WECHSEL_FOTO_NEU", str(new))
+    phone.click("button:text('Absenden')")
+    assert "Vielen Dank" in phone.content()
+
+    wait_for_text(clerk, "/admin/links", "Zurückgekommen")
+    clerk.click("tbody a")
+    clerk.click("text=zum Beleg")
+    assert "1EBZ0100000001" in clerk.content()
+    assert clerk.locator(".attachments__item").count() == 2

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from app import crypto, links
+from app.backoffice.confirmations import Confirmations
 from app.backoffice.service import BackOffice
 from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
@@ -105,6 +106,7 @@ class LinkOffice:
         self.tenants = tenants
         self.config = config
         self.scheduler = scheduler
+        self.confirmations = Confirmations(backoffice, outbox, templates, tenants)
         outbox.listeners.append(self._on_mail)
 
     async def current_form(self, tenant: str, slug: str) -> tuple[int, FormDefinition]:

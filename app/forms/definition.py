@@ -64,6 +64,7 @@ _TOP_KEYS = {
     "publish_from",
     "publish_until",
     "link_expiry_days",
+    "confirmation_mail",
     "sections",
 }
 _SECTION_KEYS = {"title", "help", "fields"}
@@ -144,6 +145,8 @@ class FormDefinition:
     sections: tuple[Section, ...]
     # How long a secure link to this form works; None: the server's default.
     link_expiry_days: int | None = None
+    # Whether the receiver mails the customer a confirmation after taking a send.
+    confirmation_mail: bool = False
 
     @property
     def fields(self) -> tuple[FormField, ...]:
@@ -182,6 +185,7 @@ class FormDefinition:
                 "publish_from",
                 "publish_until",
                 "link_expiry_days",
+                "confirmation_mail",
             )
         }
         data["sections"] = [
@@ -241,6 +245,9 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
     publish_from = _optional_time(top.get("publish_from"), "publish_from")
     publish_until = _optional_time(top.get("publish_until"), "publish_until")
     link_days = _optional_size(top.get("link_expiry_days"), "link_expiry_days")
+    confirm = "confirmation_mail" in top and flag_of(
+        top["confirmation_mail"], "confirmation_mail"
+    )
     seen: set[str] = set()
     sections = tuple(
         _section(node, catalog, record_type, limit, seen)
@@ -257,6 +264,7 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         publish_until=publish_until,
         sections=sections,
         link_expiry_days=link_days,
+        confirmation_mail=confirm,
     )
 
 
@@ -468,7 +476,7 @@ _DEFINITION_KEYS = {attribute.name for attribute in dataclasses.fields(FormDefin
 def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
     # Versions stored before links existed lack the key; they use the default.
     if isinstance(data, dict):
-        data = {"link_expiry_days": None, **data}
+        data = {"link_expiry_days": None, "confirmation_mail": False, **data}
     _exact_keys(data, _DEFINITION_KEYS, "the definition")
     record_type = catalog.record_types[_string(data["record_type"])]
     seen: set[str] = set()
@@ -493,6 +501,7 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
         publish_until=_string(data["publish_until"]),
         sections=tuple(sections),
         link_expiry_days=_optional_int(data["link_expiry_days"]),
+        confirmation_mail=_boolean(data["confirmation_mail"]),
     )
 
 

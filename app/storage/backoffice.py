@@ -171,8 +171,12 @@ class BackOfficeStore:
         )
         return {row["submission_id"] for row in rows}
 
-    async def add_records(self, records: Sequence[NewRecord]) -> None:
-        """Commit a batch of records with their attachments, in one transaction."""
+    async def add_records(self, records: Sequence[NewRecord], within=None) -> None:
+        """Commit a batch of records with their attachments, in one transaction.
+
+        `within(conn)` runs last in the same transaction: what records cause,
+        such as a confirmation mail, is committed with them or not at all.
+        """
         async with self.db.transaction() as conn:
             for record in records:
                 record_id = await self._add_record(conn, record)
@@ -183,6 +187,8 @@ class BackOfficeStore:
                         for a in record.attachments
                     ],
                 )
+            if within is not None:
+                await within(conn)
 
     async def _add_record(self, conn, record: NewRecord) -> int:
         """Insert a record, or lay a query's answer over the record it asked."""
