@@ -32,6 +32,8 @@ STATES = (
 STATE_LABELS = dict(STATES)
 # A link in one of these states is over: nothing moves it on but a resend.
 FINAL_STATES = frozenset({"returned", "expired", "revoked"})
+# Wrong answers to a link's check before the link is locked for good.
+MAX_CHECK_TRIES = 3
 _TOKEN = re.compile(r"^([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 _LINK_ID = re.compile(r"^[0-9a-f]{16}$")
 
@@ -74,6 +76,8 @@ class Prefill:
     receipt: str = ""
     # An order's last day (ISO date): past it, the order is overdue.
     due: str = ""
+    # The field whose value the customer types before the values show.
+    check: str = ""
 
     def to_json(self) -> bytes:
         """Return the pre-fill as the JSON bytes that are sealed."""

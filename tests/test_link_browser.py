@@ -118,6 +118,9 @@ def test_a_pre_filled_contract_goes_out_and_comes_back_as_a_record(
     assert "die E-Mail ist unterwegs" in clerk.content()
 
     phone.goto(newest_link(server, 1))
+    assert "Mustermann" not in phone.content()
+    phone.fill("#f-answer", "01067")
+    phone.click("button:text('Weiter')")
     assert phone.url.endswith("/formular")
     assert phone.input_value("#f-ABNST_ORT") == "Dresden"
     assert phone.is_checked("input[name=VERTRAG_TARIF][value=MS-OEKO]")

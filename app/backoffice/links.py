@@ -32,6 +32,7 @@ from app.timers import Scheduler
 log = logging.getLogger(__name__)
 
 WAITING_STATUS = "waiting"
+LOCKED = "Nach zu vielen falschen Antworten auf die Sicherheitsfrage gesperrt."
 TEMPLATES = {
     "contract": "link_contract",
     "query": "link_query",
@@ -151,6 +152,7 @@ class LinkOffice:
                 request.others_editable,
                 request.receipt,
                 request.due,
+                form.link_check if values.get(form.link_check) else "",
             ).to_dict(),
             state="created",
             failure=None,
@@ -318,6 +320,10 @@ class LinkOffice:
                     continue
                 if event.event == "opened" and row["state"] in ("created", "sent"):
                     await sql.set_link_state(conn, event.link_id, "opened", event.at)
+                elif event.event == "locked" and row["state"] not in FINAL_STATES:
+                    await sql.set_link_state(
+                        conn, event.link_id, "revoked", event.at, LOCKED
+                    )
                 elif event.event == "expired" and row["state"] not in FINAL_STATES:
                     await sql.set_link_state(conn, event.link_id, "expired", event.at)
                     if row["kind"] == "query":

@@ -65,6 +65,7 @@ _TOP_KEYS = {
     "publish_until",
     "link_expiry_days",
     "confirmation_mail",
+    "link_check",
     "sections",
 }
 _SECTION_KEYS = {"title", "help", "fields"}
@@ -147,6 +148,8 @@ class FormDefinition:
     link_expiry_days: int | None = None
     # Whether the receiver mails the customer a confirmation after taking a send.
     confirmation_mail: bool = False
+    # A field whose value a customer must type before a link shows its values.
+    link_check: str = ""
 
     @property
     def fields(self) -> tuple[FormField, ...]:
@@ -186,6 +189,7 @@ class FormDefinition:
                 "publish_until",
                 "link_expiry_days",
                 "confirmation_mail",
+                "link_check",
             )
         }
         data["sections"] = [
@@ -253,6 +257,7 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         _section(node, catalog, record_type, limit, seen)
         for node in list_of(top["sections"], "sections")
     )
+    link_check = _link_check(top.get("link_check"), sections)
     return FormDefinition(
         tenant=tenant,
         slug=slug,
@@ -265,7 +270,19 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         sections=sections,
         link_expiry_days=link_days,
         confirmation_mail=confirm,
+        link_check=link_check,
     )
+
+
+def _link_check(node: yaml.Node | None, sections: tuple[Section, ...]) -> str:
+    name = _optional_text(node, "link_check")
+    if not name:
+        return ""
+    types = {f.name: f.type for s in sections for f in s.fields}
+    if types.get(name) not in ("text", "postal_code", "number"):
+        reason = f"link_check must name a text field of this form, not {name!r}"
+        raise YamlError(line_of(node), reason)
+    return name
 
 
 def _record_type(node: yaml.Node, catalog: Catalog) -> RecordType:
@@ -476,7 +493,8 @@ _DEFINITION_KEYS = {attribute.name for attribute in dataclasses.fields(FormDefin
 def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
     # Versions stored before links existed lack the key; they use the default.
     if isinstance(data, dict):
-        data = {"link_expiry_days": None, "confirmation_mail": False, **data}
+        defaults = {"link_expiry_days": None, "confirmation_mail": False}
+        data = {**defaults, "link_check": "", **data}
     _exact_keys(data, _DEFINITION_KEYS, "the definition")
     record_type = catalog.record_types[_string(data["record_type"])]
     seen: set[str] = set()
@@ -502,6 +520,7 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
         sections=tuple(sections),
         link_expiry_days=_optional_int(data["link_expiry_days"]),
         confirmation_mail=_boolean(data["confirmation_mail"]),
+        link_check=_string(data["link_check"]),
     )
 
 

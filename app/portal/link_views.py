@@ -5,16 +5,17 @@ only `/l/<link id>/` receives, and redirects there, so the token leaves the
 address bar, the history and every Referer at once.
 """
 
+import hmac
 import logging
 from dataclasses import dataclass, replace
 
 from aiohttp import web
 
-from app import csrf
+from app import crypto, csrf
 from app.clock import german
 from app.forms.validation import validate
 from app.keys import CONFIG, PORTAL, PORTAL_LINKS, TENANTS
-from app.links import ANSWERS, german_day, token_link_id
+from app.links import ANSWERS, MAX_CHECK_TRIES, german_day, token_link_id
 from app.portal.links import LinkCheck
 from app.portal.service import ServedForm
 from app.portal.views import (
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 LINK_THROTTLE: web.AppKey[Throttle] = web.AppKey("link_throttle")
 LINK_COOKIE = "mp_link"
+CHECKED_COOKIE = "mp_link_ok"
 AGAIN = (
     "Bitte öffnen Sie den Link aus Ihrer E-Mail erneut. Aus Sicherheitsgründen "
     "gilt ein geöffneter Link in diesem Browser nur eine Weile."
@@ -100,6 +102,12 @@ def _closed(request: web.Request, check: LinkCheck) -> web.Response:
             f"Dieses Formular wurde am {german(link.used_at)} bereits gesendet. "
             f"Ihre Eingangsnummer ist {link.receipt}. Ein zweites Mal lässt es "
             "sich nicht senden."
+        )
+    elif link.check_failures >= MAX_CHECK_TRIES:
+        title = "Link gesperrt"
+        message = (
+            "Dieser Link wurde nach zu vielen falschen Angaben gesperrt. Bitte "
+            "wenden Sie sich an uns; wir senden Ihnen gern einen neuen."
         )
     elif link.revoked_at:
         title = "Link ungültig"
@@ -187,11 +195,110 @@ def _link_page(
     return response
 
 
+def _check_mark(request: web.Request) -> str:
+    """Return the mark that a customer answered the link's check, bound to its token."""
+    secret = request.app[PORTAL].csrf_secret
+    token = request.cookies.get(LINK_COOKIE, "")
+    return hmac.new(secret, f"link-check\x00{token}".encode(), "sha256").hexdigest()
+
+
+def _checked(request: web.Request, check: LinkCheck) -> bool:
+    if not check.prefill.check:
+        return True
+    given = request.cookies.get(CHECKED_COOKIE, "")
+    return crypto.constant_time_equal(given, _check_mark(request))
+
+
+def _check_page(request, check, error=None, status=200) -> web.Response:
+    portal = request.app[PORTAL]
+    cookie = request.cookies.get(csrf.COOKIE) or csrf.new_cookie_value()
+    context = {
+        "field": check.form.field(check.prefill.check),
+        "error": error,
+        "action": f"/l/{check.link.id}/pruefen",
+        "csrf_token": csrf.issue(
+            portal.csrf_secret, cookie, f"link-check:{check.link.id}"
+        ),
+        "page_title": "Bitte bestätigen Sie, wer Sie sind",
+    }
+    tenant = _tenant(request, check)
+    response = render(request, "portal/link_check.html", context, status, tenant=tenant)
+    keep_csrf_cookie(request, response, cookie)
+    return response
+
+
+def _same_answer(given: str, expected: str) -> bool:
+    """Compare answers without spaces and case, in constant time."""
+    return crypto.constant_time_equal(
+        "".join(given.split()).casefold(), "".join(expected.split()).casefold()
+    )
+
+
+async def answer_check(request: web.Request) -> web.Response:
+    """Take the customer's answer to a link's check; lock it after three wrong."""
+    if not request.app[LINK_THROTTLE].allow(client_address(request)):
+        log.warning("Throttled link checks from one client")
+        raise PageError(429)
+    check = await _check_cookie(request)
+    if check.status != "open":
+        return _closed(request, check)
+    if not check.prefill.check:
+        raise _redirect(check)
+    form = await request.post()
+    _verify_check_token(request, check, str(form.get("csrf_token", "")))
+
+    expected = check.prefill.values.get(check.prefill.check, "")
+    if _same_answer(str(form.get("answer", "")), expected):
+        raise _passed(request, check)
+    left = await request.app[PORTAL_LINKS].check_failed(check.link.id)
+    log.warning("Wrong answer to the check of link %s", check.link.id)
+    if not left:
+        token = request.cookies[LINK_COOKIE]
+        return _closed(request, await request.app[PORTAL_LINKS].check(token))
+    tries = "einen Versuch" if left == 1 else f"{left} Versuche"
+    error = f"Diese Angabe stimmt nicht. Sie haben noch {tries}."
+    return _check_page(request, check, error, 422)
+
+
+def _verify_check_token(request: web.Request, check: LinkCheck, token: str) -> None:
+    try:
+        csrf.verify(
+            request.app[PORTAL].csrf_secret,
+            request.cookies.get(csrf.COOKIE),
+            f"link-check:{check.link.id}",
+            token,
+            request.app[CONFIG].link_session_minutes * 60,
+        )
+    except csrf.CsrfError as error:
+        raise PageError(403, AGAIN, "Link erneut öffnen") from error
+
+
+def _passed(request: web.Request, check: LinkCheck) -> web.HTTPSeeOther:
+    """Remember, for this link and token, that the check was answered."""
+    response = _redirect(check)
+    response.set_cookie(
+        CHECKED_COOKIE,
+        _check_mark(request),
+        path=f"/l/{check.link.id}/",
+        max_age=request.app[CONFIG].link_session_minutes * 60,
+        httponly=True,
+        samesite="Strict",
+        secure=is_secure(request),
+    )
+    return response
+
+
+def _redirect(check: LinkCheck) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/l/{check.link.id}/formular")
+
+
 async def show_link_form(request: web.Request) -> web.Response:
     """Show the pre-filled form of the link whose token the cookie holds."""
     check = await _check_cookie(request)
     if check.status != "open":
         return _closed(request, check)
+    if not _checked(request, check):
+        return _check_page(request, check)
     linked = _linked_form(check)
     return _link_page(request, check, linked, values=linked.values)
 
@@ -205,6 +312,8 @@ async def send_link_form(request: web.Request) -> web.Response:
     check = await _check_cookie(request)
     if check.status != "open":
         return _closed(request, check)
+    if not _checked(request, check):
+        raise PageError(403, AGAIN, "Link erneut öffnen")
     refuse_declared_oversize(request, portal.config.uploads.max_submission_bytes)
     if request.content_type != "multipart/form-data":
         raise PageError(400)

@@ -104,6 +104,17 @@ class PortalLinks:
             return LinkCheck("expired", found)
         return LinkCheck("open", found, Prefill.from_json(raw), form)
 
+    async def check_failed(self, link_id: str) -> int:
+        """Count a wrong answer; lock the link after the last try. Return tries left."""
+        failures = await self.store.count_check_failure(link_id)
+        left = max(links.MAX_CHECK_TRIES - failures, 0)
+        if not left:
+            self.scheduler.cancel(f"link-expiry:{link_id}")
+            await self.store.forget_prefill(link_id, iso(utcnow()), True, "locked")
+            self.changed.set()
+            log.warning("Locked link %s after wrong answers", link_id)
+        return left
+
     async def opened(self, link_id: str) -> None:
         """Note that a customer opened a link."""
         await self.store.note(link_id, "opened", iso(utcnow()))

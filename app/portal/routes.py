@@ -15,6 +15,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/l/{token}", link_views.open_link)
     app.router.add_get("/l/{link}/formular", link_views.show_link_form)
     app.router.add_post("/l/{link}/formular", link_views.send_link_form)
+    app.router.add_post("/l/{link}/pruefen", link_views.answer_check)
     app.router.add_get("/{tenant}", views.tenant_redirect)
     app.router.add_get("/{tenant}/", views.tenant_index)
     app.router.add_get("/{tenant}/{form}", views.show_form)

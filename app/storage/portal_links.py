@@ -20,6 +20,7 @@ class PortalLink:
     revoked_at: str | None = None
     used_at: str | None = None
     receipt: str | None = None
+    check_failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class PortalLinkStore:
         """Store a link the back office published; a resend replaces its token."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT OR REPLACE INTO links VALUES (?,?,?,?,?,?,?,NULL,NULL,NULL)",
+                "INSERT OR REPLACE INTO links VALUES (?,?,?,?,?,?,?,NULL,NULL,NULL,0)",
                 (
                     link.id,
                     link.tenant,
@@ -77,6 +78,19 @@ class PortalLinkStore:
         """Return one link."""
         row = await self.db.fetchone("SELECT * FROM links WHERE id = ?", (link_id,))
         return _link(row) if row else None
+
+    async def count_check_failure(self, link_id: str) -> int:
+        """Count one wrong answer to a link's check; return how many there were."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE links SET check_failures = check_failures + 1 WHERE id = ?",
+                (link_id,),
+            )
+            async with conn.execute(
+                "SELECT check_failures FROM links WHERE id = ?", (link_id,)
+            ) as cursor:
+                (failures,) = await cursor.fetchone()
+        return failures
 
     async def open_links(self) -> list[PortalLink]:
         """Return every link whose sealed pre-fill is still kept."""

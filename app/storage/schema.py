@@ -53,7 +53,8 @@ PORTAL = (
         expires_at TEXT NOT NULL,
         revoked_at TEXT,
         used_at TEXT,
-        receipt TEXT
+        receipt TEXT,
+        check_failures INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE link_events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
