@@ -8,7 +8,7 @@ from email.headerregistry import Address
 import pytest
 
 from app import crypto
-from app.config import load_config
+from app.config import ConfigError, load_config
 from app.mail.message import MailError, build_message, check_address
 from app.mail.outbox import Outbox, retry_delay
 from app.mail.transport import (
@@ -212,3 +212,25 @@ def test_with_a_host_mails_go_through_smtp(tmp_path):
     transport = make_transport(smtp_config(tmp_path, 2525, security="tls"))
     assert isinstance(transport, SmtpTransport)
     assert (transport.settings.port, transport.settings.security) == (2525, "tls")
+
+
+@pytest.mark.parametrize(
+    ("mail", "message"),
+    [
+        ({"security": "ssl"}, "must be one of starttls, tls, none"),
+        ({"username": "portal"}, "go together"),
+        ({"password_file": "pw"}, "go together"),
+        ({"host": "smtp.example\r\nX: y"}, "may not hold a line break"),
+        ({"port": 0}, "between 1 and 65535"),
+        ({"give_up_hours": 0}, "must be positive"),
+    ],
+)
+def test_mail_settings_that_cannot_work_stop_the_start(tmp_path, mail, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, data=str(tmp_path), mail=mail)
+
+
+def test_the_password_file_is_read_from_the_config_files_folder(tmp_path):
+    config_file = tmp_path / "portal.yaml"
+    config_file.write_text("mail:\n  username: portal\n  password_file: smtp.pw\n")
+    assert load_config(config_file).mail.password_file == tmp_path / "smtp.pw"
