@@ -18,7 +18,7 @@ from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
 from app.forms.definition import FormDefinition
 from app.forms.validation import validate
-from app.links import FINAL_STATES, Prefill, german_day
+from app.links import ANSWERS, FINAL_STATES, Prefill, german_day
 from app.mail.message import MailError, MailTemplates, check_address
 from app.mail.outbox import Outbox
 from app.mail.transport import make_transport
@@ -171,7 +171,7 @@ class LinkOffice:
         self.outbox.schedule(mail_id)
         self._schedule_reminder(link)
         self._schedule_overdue(link)
-        log.info("Created %s link %s by clerk %s", link.kind, link.id, clerk)
+        log.info("Created %s link %s", link.kind, link.id)
         return link.id
 
     async def resend(self, link_id: str, reminder: bool = False) -> None:
@@ -200,6 +200,8 @@ class LinkOffice:
                 await sql.set_link_state(
                     conn, link.id, "created", iso(now), None, expires
                 )
+                if link.record_id is not None and link.kind in ANSWERS:
+                    await sql.set_record_status(conn, link.record_id, WAITING_STATUS)
             mail_id = await self.outbox.queue(conn, message, link.id)
         self.outbox.schedule(mail_id)
         log.info("Sent link %s again (reminder: %s)", link.id, reminder)
@@ -214,7 +216,7 @@ class LinkOffice:
         async with self.db.transaction() as conn:
             await delete_mails_of_link(conn, link.id)
             await sql.set_link_state(conn, link.id, "revoked", iso(utcnow()))
-            if link.record_id is not None and link.kind == "query":
+            if link.record_id is not None and link.kind in ANSWERS:
                 await sql.set_record_status(conn, link.record_id, "in_progress")
 
     async def _publish(self, link: sql.Link, expires_at: str) -> str:
@@ -326,7 +328,7 @@ class LinkOffice:
                     )
                 elif event.event == "expired" and row["state"] not in FINAL_STATES:
                     await sql.set_link_state(conn, event.link_id, "expired", event.at)
-                    if row["kind"] == "query":
+                    if row["kind"] in ANSWERS:
                         await sql.set_record_status(
                             conn, row["record_id"], "in_progress"
                         )
