@@ -43,6 +43,15 @@ def german_day(iso_date: str) -> str:
     return date.fromisoformat(iso_date).strftime("%d.%m.%Y")
 
 
+def shown_value(field, value: str) -> str:
+    """Return a stored value as a person reads it: a choice by its label."""
+    if field.type == "choice":
+        return dict(field.choices).get(value, value)
+    if field.type == "consent" and value:
+        return "Ja"
+    return value
+
+
 def new_link_id() -> str:
     """Return a fresh link id."""
     return secrets.token_hex(8)

@@ -14,7 +14,7 @@ import aiosqlite
 from app.backoffice.service import BackOffice
 from app.clock import german
 from app.forms.definition import FormDefinition
-from app.links import ANSWERS
+from app.links import ANSWERS, shown_value
 from app.mail.message import MailError, MailTemplates
 from app.mail.outbox import Outbox
 from app.storage.backoffice import NewRecord
@@ -32,15 +32,11 @@ def summary(form: FormDefinition, values: dict[str, str]) -> list[dict[str, str]
         value = values.get(field.name, "")
         if not value or field.type == "file":
             continue
-        if field.type == "choice":
-            value = dict(field.choices).get(value, value)
-        elif field.type == "consent":
-            value = "Ja"
-        elif field.type == "iban":
+        if field.type == "iban":
             # A mail may be read by others on its way: the full account
             # number stays out of it.
             value = "•" * (len(value) - SHOWN_DIGITS) + value[-SHOWN_DIGITS:]
-        lines.append({"label": field.label, "value": value})
+        lines.append({"label": field.label, "value": shown_value(field, value)})
     return lines
 
 

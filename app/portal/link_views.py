@@ -15,7 +15,13 @@ from app import crypto, csrf
 from app.clock import german
 from app.forms.validation import validate
 from app.keys import CONFIG, PORTAL, PORTAL_LINKS, TENANTS
-from app.links import ANSWERS, MAX_CHECK_TRIES, german_day, token_link_id
+from app.links import (
+    ANSWERS,
+    MAX_CHECK_TRIES,
+    german_day,
+    shown_value,
+    token_link_id,
+)
 from app.portal.links import LinkCheck
 from app.portal.service import ServedForm
 from app.portal.views import (
@@ -168,7 +174,7 @@ def _link_page(
     tenant = _tenant(request, check)
     cookie = request.cookies.get(csrf.COOKIE) or csrf.new_cookie_value()
     form = linked.served
-    labels = {f.name: f.label for f in check.form.fields}
+    fields = {f.name: f for f in check.form.fields}
     errors = errors or {}
     context = {
         "form": form,
@@ -177,7 +183,10 @@ def _link_page(
         "receipt": check.prefill.receipt,
         "due": german_day(check.prefill.due) if check.prefill.due else "",
         "marked": check.prefill.marked,
-        "fixed": [{"label": labels[n], "value": v} for n, v in linked.fixed.items()],
+        "fixed": [
+            {"label": fields[n].label, "value": shown_value(fields[n], v)}
+            for n, v in linked.fixed.items()
+        ],
         "values": values,
         "errors": list(errors.items()),
         "error_map": errors,
