@@ -19,6 +19,7 @@ from tests.linkhelp import (
     wait_for_state,
 )
 from tests.smtp import SmtpServer
+from tests.test_orders import ORDER
 from tests.test_submission import GOOD_SEPA, SEPA
 
 PASSWORD = "ein langes Passwort"
@@ -246,3 +247,22 @@ async def test_a_waiting_query_is_reminded_halfway_under_a_new_token(client):
     assert mails[-1]["Subject"] == f"Erinnerung: Rückfrage zu Ihrem Anliegen {receipt}"
     assert (await client.get(first)).status == 404
     assert (await client.get(link_path(mails[-1]))).status == 200
+
+
+async def test_a_clerk_sends_an_order_to_a_provider_from_the_admin_pages(client):
+    token = await log_in(client)
+    fields = {"csrf_token": token, "form": "musterstadt/zaehlerwechsel"}
+    fields |= {"provider": "1", **ORDER}
+    response = await client.post("/admin/orders/new", data=fields)
+    assert response.status == 200
+    assert "Auftrag an Dienstleister" in await response.text()
+    [link] = await client.app[LINK_OFFICE].store.links(None)
+    assert (link.kind, link.recipient) == ("order", "zaehler@elektro-beispiel.example")
+
+
+async def test_order_forms_are_not_offered_as_pre_filled_links(client):
+    await log_in(client)
+    html = await (await client.get("/admin/links/new")).text()
+    orders = await (await client.get("/admin/orders/new")).text()
+    assert "zaehlerwechsel" not in html
+    assert 'value="musterstadt/zaehlerwechsel"' in orders

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 from datetime import datetime
 
 import pytest
@@ -275,3 +276,21 @@ async def test_a_link_lasts_as_long_as_its_form_says(client, slug, days):
         link.created_at
     )
     assert lifetime.days == days
+
+
+async def test_no_token_reaches_our_logs_or_the_back_offices_store(client, caplog):
+    # The test server's own access log is aiohttp's; `serve` logs routes only,
+    # which tests/test_send_link.py checks on a real server's output.
+    caplog.set_level(logging.DEBUG, logger="app")
+    link_id = await make_link(client)
+    path = await mailed_link(client)
+    await send_link_form(client, path, GOOD_SEPA)
+    await client.get(path)
+    await wait_for_state(client, link_id, "returned")
+    secret = path.split(".")[1]
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("app")]
+    assert ours
+    assert all(secret not in message for message in ours)
+    for file in client.app[CONFIG].backoffice_dir.rglob("*"):
+        if file.is_file():
+            assert secret.encode() not in file.read_bytes(), file
