@@ -125,42 +125,8 @@ class LinkOffice:
         if request.tenant not in self.tenants:
             raise LinkError(f"Den Mandanten {request.tenant} gibt es nicht.")
         version, form = await self.current_form(request.tenant, request.slug)
-        if request.kind == "contract":
-            values = check_prefill(form, request.values)
-        else:
-            names = {f.name for f in form.fields}
-            values = {k: v for k, v in request.values.items() if k in names}
-        try:
-            recipient = check_address(request.recipient)
-        except MailError as error:
-            raise LinkError("Die E-Mail-Adresse ist ungültig.") from error
-        now = utcnow()
-        days = request.days or form.link_expiry_days or self.config.link_expiry_days
-        link = sql.Link(
-            id=links.new_link_id(),
-            tenant=request.tenant,
-            form_slug=request.slug,
-            form_version=version,
-            kind=request.kind,
-            record_id=request.record_id,
-            recipient=recipient,
-            prefill=Prefill(
-                request.kind,
-                values,
-                request.message,
-                tuple(request.marked),
-                request.others_editable,
-                request.receipt,
-                request.due,
-                form.link_check if values.get(form.link_check) else "",
-            ).to_dict(),
-            state="created",
-            failure=None,
-            created_by=clerk,
-            created_at=iso(now),
-            expires_at=iso(now + timedelta(days=days)),
-            changed_at=iso(now),
-        )
+        link = self._new_link(request, clerk, version, form)
+
         token = await self._publish(link, link.expires_at)
         message = self._mail(link, token, form.title, link.expires_at, False)
         async with self.db.transaction() as conn:
@@ -173,6 +139,48 @@ class LinkOffice:
         self._schedule_overdue(link)
         log.info("Created %s link %s", link.kind, link.id)
         return link.id
+
+    def _new_link(
+        self, request: LinkRequest, clerk: str, version: int, form: FormDefinition
+    ) -> sql.Link:
+        """Check what a link is asked for and describe it, not yet stored."""
+        if request.kind == "contract":
+            values = check_prefill(form, request.values)
+        else:
+            names = {f.name for f in form.fields}
+            values = {k: v for k, v in request.values.items() if k in names}
+        try:
+            recipient = check_address(request.recipient)
+        except MailError as error:
+            raise LinkError("Die E-Mail-Adresse ist ungültig.") from error
+        prefill = Prefill(
+            request.kind,
+            values,
+            request.message,
+            tuple(request.marked),
+            request.others_editable,
+            request.receipt,
+            request.due,
+            form.link_check if values.get(form.link_check) else "",
+        )
+        now = utcnow()
+        days = request.days or form.link_expiry_days or self.config.link_expiry_days
+        return sql.Link(
+            id=links.new_link_id(),
+            tenant=request.tenant,
+            form_slug=request.slug,
+            form_version=version,
+            kind=request.kind,
+            record_id=request.record_id,
+            recipient=recipient,
+            prefill=prefill.to_dict(),
+            state="created",
+            failure=None,
+            created_by=clerk,
+            created_at=iso(now),
+            expires_at=iso(now + timedelta(days=days)),
+            changed_at=iso(now),
+        )
 
     async def resend(self, link_id: str, reminder: bool = False) -> None:
         """Send a link again under a new token; the old token stops at once."""

@@ -78,6 +78,28 @@ async def create_order(office: LinkOffice, order: OrderRequest, clerk: str) -> s
         raise LinkError("Dieses Formular ist kein Auftrag.")
     values = _checked(form, order.values)
 
+    record_id, receipt = await _open_record(office, order, version, form, values)
+    _name, email = tenant.providers[order.provider]
+    fixed = {f.name for f in clerk_fields(form)}
+    request = LinkRequest(
+        tenant=order.tenant,
+        slug=order.slug,
+        recipient=email,
+        values=values,
+        kind="order",
+        record_id=record_id,
+        marked=tuple(f.name for f in form.fields if f.name not in fixed),
+        others_editable=False,
+        receipt=receipt,
+        due=values[ORDER_TYPES[form.record_type][1][1]],
+    )
+    link_id = await office.create(request, clerk)
+    log.info("Opened order record %s with link %s", record_id, link_id)
+    return link_id
+
+
+async def _open_record(office, order, version, form, values) -> tuple[int, str]:
+    """Store the order as a record of its own; return its id and receipt."""
     now = iso(utcnow())
     receipt = new_receipt(order.tenant)
     record = NewRecord(
@@ -98,21 +120,4 @@ async def create_order(office: LinkOffice, order: OrderRequest, clerk: str) -> s
     store = office.backoffice.store
     await store.add_records([record])
     [row] = await store.records([order.tenant], receipt)
-
-    _name, email = tenant.providers[order.provider]
-    fixed = {f.name for f in clerk_fields(form)}
-    request = LinkRequest(
-        tenant=order.tenant,
-        slug=order.slug,
-        recipient=email,
-        values=values,
-        kind="order",
-        record_id=row["id"],
-        marked=tuple(f.name for f in form.fields if f.name not in fixed),
-        others_editable=False,
-        receipt=receipt,
-        due=values[ORDER_TYPES[form.record_type][1][1]],
-    )
-    link_id = await office.create(request, clerk)
-    log.info("Opened order record %s with link %s", row["id"], link_id)
-    return link_id
+    return row["id"], receipt
