@@ -16,6 +16,7 @@ from app.api.receivers import apply_receivers
 from app.api.service import api_side
 from app.backoffice import routes as backoffice_routes
 from app.backoffice.ingest import Ingest, remove_orphan_attachments
+from app.backoffice.links import open_links
 from app.backoffice.service import RECEIVER, BackOffice
 from app.backoffice.views import (
     LOGIN_THROTTLE,
@@ -26,9 +27,21 @@ from app.commands import register_commands
 from app.config import ROOT, Config
 from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
-from app.keys import BACKOFFICE, CONFIG, CONTROL, PORTAL, QUEUE, SCHEDULER, TENANTS
+from app.keys import (
+    BACKOFFICE,
+    CONFIG,
+    CONTROL,
+    LINK_OFFICE,
+    OUTBOX,
+    PORTAL,
+    PORTAL_LINKS,
+    QUEUE,
+    SCHEDULER,
+    TENANTS,
+)
 from app.listeners import listener_middleware
 from app.portal import routes as portal_routes
+from app.portal.link_views import LINK_THROTTLE
 from app.portal.service import Portal
 from app.portal.views import EMPTY_FORMS, SEND_THROTTLE
 from app.storage import schema
@@ -86,6 +99,10 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     await portal.queue.remove_orphans()
     await remove_orphan_attachments(backoffice)
     app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
+    parts = open_links(config, portal, backoffice, app[TENANTS], app[SCHEDULER])
+    app[PORTAL_LINKS], app[OUTBOX], app[LINK_OFFICE] = parts
+    for part in parts:
+        await part.resume()
 
     control = app[CONTROL] = ControlServer(config.data)
     register_commands(app)
@@ -93,9 +110,16 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     await _announce_setup(backoffice, config)
     tasks = [
         asyncio.create_task(
-            Ingest(backoffice, portal.queue, config.batch_size).run(), name="ingest"
+            Ingest(
+                backoffice,
+                portal.queue,
+                config.batch_size,
+                app[LINK_OFFICE].confirmations,
+            ).run(),
+            name="ingest",
         ),
         asyncio.create_task(app[SCHEDULER].run(), name="scheduler"),
+        asyncio.create_task(app[LINK_OFFICE].run(), name="links"),
     ]
     app[READY].set()
     log.info("Ready on %s", config.public_url)
@@ -135,6 +159,7 @@ def create_app(config: Config) -> web.Application:
     app[EMPTY_FORMS] = {}
     app[LOGIN_THROTTLE] = Throttle(config.logins_per_minute)
     app[NAME_THROTTLE] = Throttle(NAME_FAILURES_PER_WINDOW, window_s=15 * 60)
+    app[LINK_THROTTLE] = Throttle(config.link_opens_per_minute)
     _setup_templates(app, config)
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_sides)

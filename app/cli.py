@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -17,16 +18,14 @@ from app.tenants import TenantError
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-COMMANDS = (
-    "serve",
-    "add-clerk",
-    "import-form",
+API_COMMANDS = (
     "add-api-key",
     "revoke-api-key",
     "set-modwork-key",
     "new-receiver-key",
     "pull",
 )
+COMMANDS = ("serve", "add-clerk", "import-form", "send-link", *API_COMMANDS)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("file", type=Path)
     _common(form)
     _api_commands(commands)
+    link = commands.add_parser(
+        "send-link", help="mail a customer a secure link to a pre-filled form"
+    )
+    link.add_argument("tenant")
+    link.add_argument("slug")
+    link.add_argument("--to", required=True, help="the customer's e-mail address")
+    link.add_argument(
+        "--values",
+        type=Path,
+        required=True,
+        help="YAML file: MODWORK field names and their values",
+    )
+    _common(link)
     return parser
 
 
@@ -196,24 +208,15 @@ async def add_clerk(
         await db.close()
 
 
-async def import_form(config: Config, path: Path) -> dict:
-    """Publish a form definition file as the form's next version."""
-    from app import control
+@contextlib.asynccontextmanager
+async def _both_sides(config: Config):
+    """Open both sides' stores, for a command that finds no server running."""
     from app.backoffice.service import BackOffice
-    from app.commands import publish_definition
     from app.forms.catalog import CATALOG_PATH, load_catalog
     from app.portal.service import Portal
     from app.storage import schema
     from app.storage.db import open_database
-    from app.tenants import load_tenants
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise control.ControlError(f"{path}: {error}") from error
-    args = {"text": text, "source": str(path)}
-    if (answer := await control.call(config.data, "import-form", args)) is not None:
-        return answer
     catalog = load_catalog(CATALOG_PATH)
     portal_db = await open_database(config.portal_dir / "portal.db", schema.PORTAL)
     backoffice_db = await open_database(
@@ -223,9 +226,7 @@ async def import_form(config: Config, path: Path) -> dict:
         portal = Portal(config, portal_db, catalog)
         backoffice = BackOffice(config, backoffice_db, catalog)
         portal.register_receiver("builtin", backoffice.public_key())
-        return await publish_definition(
-            portal, backoffice, load_tenants(config.themes), text, str(path)
-        )
+        yield portal, backoffice
     finally:
         await portal_db.close()
         await backoffice_db.close()
@@ -306,6 +307,59 @@ def _pull(args: argparse.Namespace) -> None:
         )
 
 
+async def import_form(config: Config, path: Path) -> dict:
+    """Publish a form definition file as the form's next version."""
+    from app import control
+    from app.commands import publish_definition
+    from app.tenants import load_tenants
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.ControlError(f"{path}: {error}") from error
+    args = {"text": text, "source": str(path)}
+    if (answer := await control.call(config.data, "import-form", args)) is not None:
+        return answer
+    async with _both_sides(config) as (portal, backoffice):
+        return await publish_definition(
+            portal, backoffice, load_tenants(config.themes), text, str(path)
+        )
+
+
+async def send_link(config: Config, args: argparse.Namespace) -> dict:
+    """Make a link through the running server, or on the databases directly."""
+    from app import control
+    from app.backoffice.links import open_links
+    from app.commands import send_link as make_link
+    from app.tenants import load_tenants
+    from app.timers import Scheduler
+
+    path = args.values.resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.ControlError(f"{path}: {error}") from error
+    request = {
+        "tenant": args.tenant,
+        "slug": args.slug,
+        "to": args.to,
+        "values": text,
+        "source": str(path),
+    }
+    if (answer := await control.call(config.data, "send-link", request)) is not None:
+        return answer
+    async with _both_sides(config) as (portal, backoffice):
+        scheduler = Scheduler()
+        tenants = load_tenants(config.themes)
+        await backoffice.load_demo_forms(portal, tenants)
+        _, _, office = open_links(config, portal, backoffice, tenants, scheduler)
+        answer = await make_link(office, request)
+        # No server runs the timers, so the mail is tried once now; if it
+        # cannot go, it waits in the outbox for the server's next start.
+        await scheduler.run_due()
+        return answer
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the command."""
     # Whatever any command creates under data/ is for the owner alone.
@@ -315,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
         argv.insert(0, "serve")
     args = build_parser().parse_args(argv)
     command = args.command
-    if command in COMMANDS[3:]:
+    if command in API_COMMANDS:
         logging.basicConfig(
             level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
@@ -351,3 +405,11 @@ def main(argv: list[str] | None = None) -> None:
         except ControlError as error:
             raise SystemExit(str(error)) from error
         print(f"{answer['form']}: Version {answer['version']} veröffentlicht.")  # noqa: T201
+    elif command == "send-link":
+        from app.control import ControlError
+
+        try:
+            answer = asyncio.run(send_link(config, args))
+        except ControlError as error:
+            raise SystemExit(str(error)) from error
+        print(f"{answer['form']}: Link {answer['link']} angelegt und gesendet.")  # noqa: T201

@@ -31,10 +31,21 @@ DEFAULTS: dict[str, Any] = {
     "throttle": {
         "submissions_per_minute": 20,
         "logins_per_minute": 5,
+        "link_opens_per_minute": 10,
     },
     "form_session_hours": 4,
     "grace_minutes": 60,
     "receiver": {"batch_size": 200},
+    "links": {"expiry_days": 14, "session_minutes": 60},
+    "mail": {
+        "host": "",
+        "port": 587,
+        "security": "starttls",
+        "username": "",
+        "password_file": "",
+        "timeout_seconds": 30,
+        "give_up_hours": 48,
+    },
     "log_level": "INFO",
     "internal": {"host": "", "port": 8081},
     "webhooks": {
@@ -87,6 +98,22 @@ class Webhooks:
     attempts: int
 
 
+MAIL_SECURITY = ("starttls", "tls", "none")
+
+
+@dataclass(frozen=True)
+class Mail:
+    """How mail leaves the server; no host means .eml files under data/outbox/."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password_file: Path | None
+    timeout_seconds: int
+    give_up_hours: int
+
+
 @dataclass(frozen=True)
 class Config:
     host: str
@@ -109,6 +136,12 @@ class Config:
     webhooks: Webhooks = field(default_factory=lambda: Webhooks(5, 900, 12))
     tenant_settings: dict[str, TenantSettings] = field(default_factory=dict)
     source: Path | None = field(default=None)
+    link_opens_per_minute: int = 10
+    link_expiry_days: int = 14
+    link_session_minutes: int = 60
+    mail: Mail = field(
+        default_factory=lambda: Mail("", 587, "starttls", "", None, 30, 48)
+    )
 
     @property
     def portal_dir(self) -> Path:
@@ -117,6 +150,10 @@ class Config:
     @property
     def backoffice_dir(self) -> Path:
         return self.data / "backoffice"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data / "outbox"
 
     @property
     def tls(self) -> bool:
@@ -259,6 +296,8 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
     _positive(raw["uploads"], "uploads")
     _positive(raw["throttle"], "throttle")
     _positive(raw["webhooks"], "webhooks")
+    _positive(raw["links"], "links")
+    mail = _mail(raw["mail"], file_base)
     internal = raw["internal"]
     for key, port in (("port", raw["port"]), ("internal.port", internal["port"])):
         if not 0 < port < 65536:
@@ -299,4 +338,37 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
         webhooks=Webhooks(**raw["webhooks"]),
         tenant_settings=_tenant_settings(tenants, file_base),
         source=path,
+        link_opens_per_minute=raw["throttle"]["link_opens_per_minute"],
+        link_expiry_days=raw["links"]["expiry_days"],
+        link_session_minutes=raw["links"]["session_minutes"],
+        mail=mail,
+    )
+
+
+def _mail(raw: dict, base: Path) -> Mail:
+    """Check the mail settings; a login needs its password file."""
+    if raw["security"] not in MAIL_SECURITY:
+        raise ConfigError(
+            f"setting 'mail.security' must be one of {', '.join(MAIL_SECURITY)}"
+        )
+    if not 0 < raw["port"] < 65536:
+        raise ConfigError("setting 'mail.port' must be between 1 and 65535")
+    _positive({k: raw[k] for k in ("timeout_seconds", "give_up_hours")}, "mail")
+    if bool(raw["username"]) != bool(raw["password_file"]):
+        raise ConfigError(
+            "settings 'mail.username' and 'mail.password_file' go together"
+        )
+    for key in ("host", "username"):
+        if any(c in raw[key] for c in "\r\n"):
+            raise ConfigError(f"setting 'mail.{key}' may not hold a line break")
+    return Mail(
+        host=raw["host"],
+        port=raw["port"],
+        security=raw["security"],
+        username=raw["username"],
+        password_file=_path(raw["password_file"], base)
+        if raw["password_file"]
+        else None,
+        timeout_seconds=raw["timeout_seconds"],
+        give_up_hours=raw["give_up_hours"],
     )

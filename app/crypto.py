@@ -34,6 +34,9 @@ TAG_SIZE = 16
 SEAL_LABEL = b"modportal seal v1"
 VALUES_LABEL = b"modportal values v1"
 FILE_LABEL = b"modportal file v1"
+LINK_LABEL = b"modportal link v1"
+STORED_LABEL = b"modportal stored v1"
+LINK_SECRET_BYTES = 32
 
 # The HPKE output is the X25519 encapsulated key followed by the sealed data
 # key and its tag; a version byte in front lets a reader refuse what it does
@@ -166,9 +169,7 @@ def encrypt_values(
 ) -> bytes:
     """Encrypt a submission's values (JSON bytes) under its data key."""
     context = _context(VALUES_LABEL, tenant, submission_id)
-    aead = AESGCM(_derive(data_key, context))
-    nonce = secrets.token_bytes(NONCE_SIZE)
-    return bytes([VERSION]) + nonce + aead.encrypt(nonce, plaintext, context)
+    return _seal_box(_derive(data_key, context), context, plaintext)
 
 
 def decrypt_values(
@@ -176,15 +177,36 @@ def decrypt_values(
 ) -> bytes:
     """Decrypt a submission's values blob under its data key."""
     context = _context(VALUES_LABEL, tenant, submission_id)
-    aead = AESGCM(_derive(data_key, context))
-    _check_version(blob, "values blob")
-    if len(blob) < 1 + NONCE_SIZE + TAG_SIZE:
-        raise CryptoError("values blob is too short")
-    nonce = blob[1 : 1 + NONCE_SIZE]
-    try:
-        return aead.decrypt(nonce, blob[1 + NONCE_SIZE :], context)
-    except InvalidTag:
-        raise CryptoError("values blob does not open for this submission") from None
+    return _open_box(_derive(data_key, context), context, blob, "values blob")
+
+
+def new_link_secret() -> str:
+    """Return the secret part of a link token: 256 bits from `secrets`."""
+    return secrets.token_urlsafe(LINK_SECRET_BYTES)
+
+
+def encrypt_for_link(token: str, link_id: str, plaintext: bytes) -> bytes:
+    """Encrypt a link's pre-filled values under a key derived from its token."""
+    context = _context(LINK_LABEL, link_id)
+    return _seal_box(_token_key(token, context), context, plaintext)
+
+
+def decrypt_for_link(token: str, link_id: str, blob: bytes) -> bytes:
+    """Decrypt a link's pre-filled values with the token from the link."""
+    context = _context(LINK_LABEL, link_id)
+    return _open_box(_token_key(token, context), context, blob, "link values")
+
+
+def encrypt_stored(key: bytes, kind: str, item_id: str, plaintext: bytes) -> bytes:
+    """Encrypt an item kept at rest (a queued mail) under a local secret key."""
+    context = _context(STORED_LABEL, kind, item_id)
+    return _seal_box(_derive(key, context), context, plaintext)
+
+
+def decrypt_stored(key: bytes, kind: str, item_id: str, blob: bytes) -> bytes:
+    """Decrypt an item kept at rest under a local secret key."""
+    context = _context(STORED_LABEL, kind, item_id)
+    return _open_box(_derive(key, context), context, blob, f"stored {kind}")
 
 
 class FileSealer:
@@ -377,6 +399,31 @@ def _context(label: bytes, *parts: str) -> bytes:
             raise ValueError("an identifier must be non-empty and free of NUL")
         encoded.append(part.encode("utf-8"))
     return b"\x00".join(encoded)
+
+
+def _seal_box(key: bytes, context: bytes, plaintext: bytes) -> bytes:
+    """Encrypt with AES-256-GCM: version byte, nonce, ciphertext and tag."""
+    nonce = secrets.token_bytes(NONCE_SIZE)
+    return bytes([VERSION]) + nonce + AESGCM(key).encrypt(nonce, plaintext, context)
+
+
+def _open_box(key: bytes, context: bytes, blob: bytes, what: str) -> bytes:
+    _check_version(blob, what)
+    if len(blob) < 1 + NONCE_SIZE + TAG_SIZE:
+        raise CryptoError(f"{what} is too short")
+    nonce = blob[1 : 1 + NONCE_SIZE]
+    try:
+        return AESGCM(key).decrypt(nonce, blob[1 + NONCE_SIZE :], context)
+    except InvalidTag:
+        raise CryptoError(f"{what} does not open with this key") from None
+
+
+def _token_key(token: str, context: bytes) -> bytes:
+    """Derive a 256-bit key from a link token; the token is the only secret."""
+    if len(token) < 22:
+        raise ValueError("a link token carries at least 128 bits")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=context)
+    return hkdf.derive(token.encode("utf-8"))
 
 
 def _derive(data_key: bytes, info: bytes) -> bytes:

@@ -14,6 +14,7 @@ RESERVED_SLUGS = frozenset({"admin", "api", "healthz", "static", "l", "favicon.i
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 LAYOUTS = ("classic", "centered", "banner")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+MAIL_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 COLOR_KEYS = ("primary", "on_primary", "accent", "background", "text", "link")
 
 
@@ -45,6 +46,10 @@ class Tenant:
     contact_phone: str
     theme: Theme
     receiver: str = "builtin"
+    mail_from_name: str = ""
+    mail_from_address: str = ""
+    # Service providers that take orders: (name, e-mail address) each.
+    providers: tuple[tuple[str, str], ...] = ()
 
 
 def _text(data: dict, key: str, where: str, required: bool = True) -> str:
@@ -86,6 +91,35 @@ def _theme(data: dict, folder: Path, slug: str, where: str) -> Theme:
     )
 
 
+def _mail_sender(data: dict, where: str) -> tuple[str, str]:
+    """Return the name and address the tenant's mails come from."""
+    mail = data.get("mail") or {}
+    if not isinstance(mail, dict):
+        raise TenantError(f"{where}: 'mail' must be a mapping")
+    name = _text(mail, "from_name", where, required=False) or data["name"]
+    address = _text(mail, "from_address", where, required=False)
+    address = address or _text(data, "contact_email", where)
+    if any(c in name + address for c in "\r\n") or not MAIL_ADDRESS.match(address):
+        raise TenantError(f"{where}: mail.from_address must be one plain address")
+    return name, address
+
+
+def _providers(data: dict, where: str) -> tuple[tuple[str, str], ...]:
+    """Return the tenant's service providers, each with a name and an address."""
+    entries = data.get("providers") or []
+    if not isinstance(entries, list):
+        raise TenantError(f"{where}: 'providers' must be a list")
+    providers = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise TenantError(f"{where}: each provider needs a name and an email")
+        name, email = _text(entry, "name", where), _text(entry, "email", where)
+        if any(c in name for c in "\r\n") or not MAIL_ADDRESS.match(email):
+            raise TenantError(f"{where}: provider {name!r} needs one plain address")
+        providers.append((name, email))
+    return tuple(providers)
+
+
 def load_tenant(folder: Path) -> Tenant:
     """Read one tenant's file and check every value."""
     slug = folder.name
@@ -99,15 +133,20 @@ def load_tenant(folder: Path) -> Tenant:
         raise TenantError(f"{where}: {error}") from error
     if not isinstance(data, dict) or not isinstance(data.get("theme"), dict):
         raise TenantError(f"{where}: expected a mapping with a 'theme' section")
+    name = _text(data, "name", where)
+    mail_from_name, mail_from_address = _mail_sender(data, where)
     return Tenant(
         slug=slug,
-        name=_text(data, "name", where),
+        name=name,
         short_name=_text(data, "short_name", where),
         company_code=_text(data, "company_code", where),
         creditor_id=_text(data, "creditor_id", where),
         contact_email=_text(data, "contact_email", where),
         contact_phone=_text(data, "contact_phone", where, required=False),
         theme=_theme(data["theme"], folder, slug, where),
+        mail_from_name=mail_from_name,
+        mail_from_address=mail_from_address,
+        providers=_providers(data, where),
     )
 
 

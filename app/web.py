@@ -96,6 +96,21 @@ def render(
     )
 
 
+def keep_csrf_cookie(
+    request: web.Request, response: web.StreamResponse, cookie: str
+) -> None:
+    """Give the browser the form-token cookie, unless it already has this one."""
+    if request.cookies.get(csrf.COOKIE) != cookie:
+        response.set_cookie(
+            csrf.COOKIE,
+            cookie,
+            httponly=True,
+            samesite="Strict",
+            secure=is_secure(request),
+            path="/",
+        )
+
+
 def client_address(request: web.Request) -> str:
     """Return the client's address, trusting forwarding only from our proxies."""
     return request.get(CLIENT_IP) or request.remote or ""
@@ -124,21 +139,6 @@ def is_secure(request: web.Request) -> bool:
 def browser_cookie(request: web.Request) -> str:
     """Return the browser's CSRF cookie value, or a fresh one to set."""
     return request.cookies.get(csrf.COOKIE) or csrf.new_cookie_value()
-
-
-def keep_browser_cookie(
-    request: web.Request, response: web.StreamResponse, value: str
-) -> None:
-    """Give the browser its CSRF cookie unless it already sent that value."""
-    if request.cookies.get(csrf.COOKIE) != value:
-        response.set_cookie(
-            csrf.COOKIE,
-            value,
-            httponly=True,
-            samesite="Strict",
-            secure=is_secure(request),
-            path="/",
-        )
 
 
 def _header_values(request: web.Request, name: str) -> list[str]:
@@ -243,7 +243,9 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers.pop("Server", None)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
-    headers.setdefault("Referrer-Policy", "same-origin")
+    # A secure link's pages never tell another site where they were.
+    referrer = "no-referrer" if request.path.startswith("/l/") else "same-origin"
+    headers.setdefault("Referrer-Policy", referrer)
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"

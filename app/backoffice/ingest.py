@@ -24,9 +24,14 @@ class Ingest:
     """Wake on arrival, take batches, and only then let the portal forget."""
 
     def __init__(
-        self, backoffice: BackOffice, queue: PendingQueue, batch_size: int
+        self,
+        backoffice: BackOffice,
+        queue: PendingQueue,
+        batch_size: int,
+        confirmations=None,
     ) -> None:
         self.backoffice = backoffice
+        self.confirmations = confirmations
         self.queue = queue
         self.batch_size = batch_size
         self.failed: set[str] = set()
@@ -87,7 +92,14 @@ class Ingest:
                 self.failed.add(submission.id)
         if any(r.attachments for r in records):
             await asyncio.to_thread(fsync_dir, self.backoffice.attachments_dir)
-        await store.add_records(records)
+        mails: list[str] = []
+
+        async def confirm(conn) -> None:
+            mails.extend(await self.confirmations.queue(conn, records))
+
+        await store.add_records(records, confirm if self.confirmations else None)
+        if self.confirmations:
+            self.confirmations.send(mails)
         taken = [s.id for s in batch if s.id not in self.failed]
         await self.queue.acknowledge(taken)
         log.info("Took %s submissions as records", len(records))
@@ -138,6 +150,7 @@ class Ingest:
             taken_at=iso(utcnow()),
             values=payload["values"],
             attachments=tuple(attachments),
+            link_id=payload.get("link_id"),
         )
 
 

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from app.backoffice import views
+from app.backoffice import link_views, views
 
 
 def add_routes(app: web.Application) -> None:
@@ -18,3 +18,13 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/records/{id}", views.record)
     app.router.add_post("/admin/records/{id}/status", views.set_status)
     app.router.add_get("/admin/records/{id}/attachments/{attachment}", views.attachment)
+    app.router.add_get("/admin/records/{id}/query", link_views.new_query_page)
+    app.router.add_post("/admin/records/{id}/query", link_views.create_query)
+    app.router.add_get("/admin/orders/new", link_views.new_order_page)
+    app.router.add_post("/admin/orders/new", link_views.create_order_view)
+    app.router.add_get("/admin/links", link_views.links_page)
+    app.router.add_get("/admin/links/new", link_views.new_link_page)
+    app.router.add_post("/admin/links/new", link_views.create_link)
+    app.router.add_get("/admin/links/{id}", link_views.link_page)
+    app.router.add_post("/admin/links/{id}/revoke", link_views.revoke_link)
+    app.router.add_post("/admin/links/{id}/resend", link_views.resend_link)

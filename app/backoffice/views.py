@@ -15,7 +15,7 @@ from app.throttle import Throttle
 from app.web import (
     PageError,
     browser_cookie,
-    keep_browser_cookie,
+    keep_csrf_cookie,
     render,
     throttle_key,
 )
@@ -26,7 +26,12 @@ LOGIN_THROTTLE: web.AppKey[Throttle] = web.AppKey("login_throttle")
 NAME_THROTTLE: web.AppKey[Throttle] = web.AppKey("name_throttle")
 # Failed logins one name may take per window, from every address together.
 NAME_FAILURES_PER_WINDOW = 20
-STATUSES = (("new", "Neu"), ("in_progress", "In Bearbeitung"), ("done", "Erledigt"))
+STATUSES = (
+    ("new", "Neu"),
+    ("in_progress", "In Bearbeitung"),
+    ("waiting", "Wartet auf Rückmeldung"),
+    ("done", "Erledigt"),
+)
 STATUS_LABELS = dict(STATUSES)
 LOGIN_PURPOSE = "admin-login"
 SETUP_PURPOSE = "admin-setup"
@@ -50,7 +55,7 @@ def _anonymous_form(request, name, purpose, context, status=200):
     context["csrf_token"] = csrf.issue(secret, cookie, purpose)
     context.setdefault("clerk", None)
     response = render(request, name, context, status=status)
-    keep_browser_cookie(request, response, cookie)
+    keep_csrf_cookie(request, response, cookie)
     return response
 
 
@@ -255,6 +260,10 @@ async def record(request: web.Request) -> web.Response:
         for a in await backoffice.store.attachments(row["id"])
     ]
     message = "Status gespeichert." if request.query.get("saved") else None
+    # Imported here because link_views builds on this module.
+    from app.backoffice.link_views import record_links
+
+    summary.update(await record_links(request, row, definition))
     context = {
         "record": summary,
         "statuses": STATUSES,

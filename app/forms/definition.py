@@ -63,6 +63,9 @@ _TOP_KEYS = {
     "max_submission_bytes",
     "publish_from",
     "publish_until",
+    "link_expiry_days",
+    "confirmation_mail",
+    "link_check",
     "sections",
 }
 _SECTION_KEYS = {"title", "help", "fields"}
@@ -141,6 +144,12 @@ class FormDefinition:
     publish_from: str
     publish_until: str
     sections: tuple[Section, ...]
+    # How long a secure link to this form works; None: the server's default.
+    link_expiry_days: int | None = None
+    # Whether the receiver mails the customer a confirmation after taking a send.
+    confirmation_mail: bool = False
+    # A field whose value a customer must type before a link shows its values.
+    link_check: str = ""
 
     @property
     def fields(self) -> tuple[FormField, ...]:
@@ -178,6 +187,9 @@ class FormDefinition:
                 "max_submission_bytes",
                 "publish_from",
                 "publish_until",
+                "link_expiry_days",
+                "confirmation_mail",
+                "link_check",
             )
         }
         data["sections"] = [
@@ -236,11 +248,16 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
     limit = _optional_size(top.get("max_submission_bytes"), "max_submission_bytes")
     publish_from = _optional_time(top.get("publish_from"), "publish_from")
     publish_until = _optional_time(top.get("publish_until"), "publish_until")
+    link_days = _optional_size(top.get("link_expiry_days"), "link_expiry_days")
+    confirm = "confirmation_mail" in top and flag_of(
+        top["confirmation_mail"], "confirmation_mail"
+    )
     seen: set[str] = set()
     sections = tuple(
         _section(node, catalog, record_type, limit, seen)
         for node in list_of(top["sections"], "sections")
     )
+    link_check = _link_check(top.get("link_check"), sections)
     return FormDefinition(
         tenant=tenant,
         slug=slug,
@@ -251,7 +268,21 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         publish_from=publish_from,
         publish_until=publish_until,
         sections=sections,
+        link_expiry_days=link_days,
+        confirmation_mail=confirm,
+        link_check=link_check,
     )
+
+
+def _link_check(node: yaml.Node | None, sections: tuple[Section, ...]) -> str:
+    name = _optional_text(node, "link_check")
+    if not name:
+        return ""
+    types = {f.name: f.type for s in sections for f in s.fields}
+    if types.get(name) not in ("text", "postal_code", "number"):
+        reason = f"link_check must name a text field of this form, not {name!r}"
+        raise YamlError(line_of(node), reason)
+    return name
 
 
 def _record_type(node: yaml.Node, catalog: Catalog) -> RecordType:
@@ -460,6 +491,10 @@ _DEFINITION_KEYS = {attribute.name for attribute in dataclasses.fields(FormDefin
 
 
 def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
+    # Versions stored before links existed lack the key; they use the default.
+    if isinstance(data, dict):
+        defaults = {"link_expiry_days": None, "confirmation_mail": False}
+        data = {**defaults, "link_check": "", **data}
     _exact_keys(data, _DEFINITION_KEYS, "the definition")
     record_type = catalog.record_types[_string(data["record_type"])]
     seen: set[str] = set()
@@ -483,6 +518,9 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
         publish_from=_string(data["publish_from"]),
         publish_until=_string(data["publish_until"]),
         sections=tuple(sections),
+        link_expiry_days=_optional_int(data["link_expiry_days"]),
+        confirmation_mail=_boolean(data["confirmation_mail"]),
+        link_check=_string(data["link_check"]),
     )
 
 

@@ -47,6 +47,7 @@ class Limits:
     max_pixels: int
     max_files: int
     idle_timeout_s: float
+    send_timeout_s: float
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Intake:
     chosen_files: bool = False
     received_bytes: int = 0
     stream: StreamReader | None = None
+    link_id: str | None = None
 
     def _count(self, size: int) -> None:
         self.received_bytes += size
@@ -251,6 +253,7 @@ class Intake:
             "form": {"slug": self.form.slug, "version": self.version},
             "receipt": receipt,
             "received_at": received_at,
+            "link_id": self.link_id,
             "values": values,
             "files": [
                 {

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from app.portal import views
+from app.portal import link_views, views
 
 
 def add_routes(app: web.Application) -> None:
@@ -12,6 +12,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/static/tenant/{tenant}/logo.png", views.logo)
     app.router.add_get("/favicon.ico", views.static_file)
     app.router.add_get("/static/{name}", views.static_file)
+    app.router.add_get("/l/{token}", link_views.open_link)
+    app.router.add_get("/l/{link}/formular", link_views.show_link_form)
+    app.router.add_post("/l/{link}/formular", link_views.send_link_form)
+    app.router.add_post("/l/{link}/pruefen", link_views.answer_check)
     app.router.add_get("/{tenant}", views.tenant_redirect)
     app.router.add_get("/{tenant}/", views.tenant_index)
     app.router.add_get("/{tenant}/{form}", views.show_form)

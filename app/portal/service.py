@@ -101,6 +101,13 @@ class Portal:
         published = await self.store.live_version(tenant, slug, iso(utcnow()))
         return self._served(published) if published else None
 
+    async def published_form(
+        self, tenant: str, slug: str, version: int
+    ) -> ServedForm | None:
+        """Return a published version whatever its schedule, as a link serves it."""
+        published = await self.store.version(tenant, slug, version)
+        return self._served(published) if published else None
+
     async def served_form(
         self, tenant: str, slug: str, version: int, grace: timedelta
     ) -> ServedForm | None:
@@ -127,6 +134,7 @@ class Portal:
             uploads.max_pixels,
             uploads.max_files,
             uploads.idle_timeout_s,
+            uploads.send_timeout_s,
         )
         submission_id = secrets.token_hex(16)
         folder = self.queue.folder(submission_id)
@@ -145,9 +153,17 @@ class Portal:
         return Receipt(*found) if found else None
 
     async def commit(
-        self, intake: Intake, values: dict[str, str], nonce: str, receiver: str
+        self,
+        intake: Intake,
+        values: dict[str, str],
+        nonce: str,
+        receiver: str,
+        within=None,
     ) -> Receipt:
-        """Seal and durably store a checked submission; return its receipt."""
+        """Seal and durably store a checked submission; return its receipt.
+
+        `within(conn, receipt)` runs inside the storing transaction.
+        """
         now = utcnow()
         receipt = Receipt(new_receipt(intake.form.tenant), iso(now))
         sealed = intake.seal(
@@ -160,7 +176,12 @@ class Portal:
         expires = iso(now + timedelta(hours=self.config.form_session_hours))
         await intake.sync_folder()
         try:
-            await self.store.add_submission(sealed, nonce, expires)
+            await self.store.add_submission(
+                sealed,
+                nonce,
+                expires,
+                (lambda conn: within(conn, receipt)) if within else None,
+            )
         except DuplicateNonce:
             await intake.discard()
             previous = await self.previous_receipt(nonce)

@@ -25,7 +25,7 @@ from app.throttle import Throttle
 from app.web import (
     PageError,
     browser_cookie,
-    keep_browser_cookie,
+    keep_csrf_cookie,
     render,
     throttle_key,
 )
@@ -108,7 +108,7 @@ def _form_page(
         content_type="text/html",
         charset="utf-8",
     )
-    keep_browser_cookie(request, response, cookie)
+    keep_csrf_cookie(request, response, cookie)
     return response
 
 
@@ -166,24 +166,26 @@ async def send_form(request: web.Request) -> web.Response:
     _admit_send(request, tenant)
 
     reader = await request.multipart()
-    claim = await _read_csrf(request, reader, tenant)
+    claim = await read_csrf(
+        request, reader, _purpose(tenant, request.match_info["form"])
+    )
     grace = timedelta(minutes=portal.config.grace_minutes)
     slug = request.match_info["form"]
     form = await portal.served_form(tenant.slug, slug, claim.version, grace)
     if previous := await portal.previous_receipt(claim.nonce):
-        return _receipt_page(request, tenant, form, previous)
+        return receipt_page(request, tenant, form, previous)
     if form is None:
         raise PageError(410)
 
     intake = portal.new_intake(form, request.content)
-    await _read_all(intake, reader, portal.config.uploads.send_timeout_s)
+    await read_all(intake, reader)
     result = validate(form.definition, intake.values, intake.uploads())
-    errors = _in_page_order(form, {**result.errors, **intake.file_errors})
+    errors = in_page_order(form, {**result.errors, **intake.file_errors})
     if errors:
         return await _refuse_values(request, tenant, form, intake, errors)
 
     receipt = await portal.commit(intake, result.values, claim.nonce, tenant.receiver)
-    return _receipt_page(request, tenant, form, receipt)
+    return receipt_page(request, tenant, form, receipt)
 
 
 def _admit_send(request: web.Request, tenant: Tenant) -> None:
@@ -193,7 +195,13 @@ def _admit_send(request: web.Request, tenant: Tenant) -> None:
         raise PageError(429)
     if request.content_type != "multipart/form-data":
         raise PageError(400)
-    ceiling = request.app[PORTAL].config.uploads.max_submission_bytes
+    refuse_declared_oversize(
+        request, request.app[PORTAL].config.uploads.max_submission_bytes
+    )
+
+
+def refuse_declared_oversize(request: web.Request, ceiling: int) -> None:
+    """Refuse a send whose declared length is over the ceiling before reading it."""
     if request.content_length is not None and request.content_length > ceiling:
         raise PageError(413, _too_large(ceiling))
 
@@ -224,7 +232,8 @@ def _too_large(ceiling: int) -> str:
     )
 
 
-async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim:
+async def read_csrf(request: web.Request, reader, purpose: str) -> csrf.Claim:
+    """Read the form token, the first part of a send, and check it."""
     portal = request.app[PORTAL]
     try:
         async with asyncio.timeout(portal.config.uploads.idle_timeout_s):
@@ -247,7 +256,7 @@ async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim
         return csrf.verify(
             portal.csrf_secret,
             request.cookies.get(csrf.COOKIE),
-            _purpose(tenant, request.match_info["form"]),
+            purpose,
             token,
             portal.config.form_session_hours * 3600,
         )
@@ -256,10 +265,10 @@ async def _read_csrf(request: web.Request, reader, tenant: Tenant) -> csrf.Claim
         raise PageError(403, EXPIRED, "Formular abgelaufen") from error
 
 
-async def _read_all(intake: Intake, reader, timeout_s: float) -> None:
+async def read_all(intake: Intake, reader) -> None:
     """Read the rest of a send; on any refusal its sealed parts are deleted."""
     try:
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(intake.limits.send_timeout_s):
             await intake.read(reader)
     except TooLarge as error:
         await intake.discard()
@@ -278,13 +287,15 @@ async def _read_all(intake: Intake, reader, timeout_s: float) -> None:
         raise
 
 
-def _in_page_order(form: ServedForm, errors: dict[str, str]) -> dict[str, str]:
+def in_page_order(form: ServedForm, errors: dict[str, str]) -> dict[str, str]:
+    """Order error messages as their fields stand on the page."""
     return {f.name: errors[f.name] for f in form.fields if f.name in errors}
 
 
-def _receipt_page(
+def receipt_page(
     request: web.Request, tenant: Tenant, form: ServedForm | None, receipt: Receipt
 ) -> web.Response:
+    """Show the receipt number of a stored send."""
     context = {
         "form": {"title": form.title if form else ""},
         "receipt": receipt.number,

@@ -5,6 +5,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.links import ANSWERS
+from app.storage import links
 from app.storage.db import Database
 
 
@@ -41,6 +43,7 @@ class NewRecord:
     taken_at: str
     values: dict[str, str]
     attachments: tuple[NewAttachment, ...]
+    link_id: str | None = None
 
 
 def _clerk(row: sqlite3.Row) -> Clerk:
@@ -171,46 +174,69 @@ class BackOfficeStore:
         """Return which of these submissions are records already."""
         marks = ",".join("?" * len(ids))
         rows = await self.db.fetchall(
-            f"SELECT submission_id FROM records WHERE submission_id IN ({marks})",  # noqa: S608
-            list(ids),
+            f"SELECT submission_id FROM records WHERE submission_id IN ({marks}) "  # noqa: S608
+            "UNION SELECT submission_id FROM revisions "
+            f"WHERE submission_id IN ({marks})",
+            [*ids, *ids],
         )
         return {row["submission_id"] for row in rows}
 
-    async def add_records(self, records: Sequence[NewRecord]) -> None:
-        """Commit a batch of records with their attachments, in one transaction."""
+    async def add_records(self, records: Sequence[NewRecord], within=None) -> None:
+        """Commit a batch of records with their attachments, in one transaction.
+
+        `within(conn)` runs last in the same transaction: what records cause,
+        such as a confirmation mail, is committed with them or not at all.
+        """
         async with self.db.transaction() as conn:
             for record in records:
-                cursor = await conn.execute(
-                    "INSERT INTO records (submission_id, tenant, record_type, "
-                    "form_slug, form_version, form_title, receipt, received_at, "
-                    "taken_at, field_values) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        record.submission_id,
-                        record.tenant,
-                        record.record_type,
-                        record.form_slug,
-                        record.form_version,
-                        record.form_title,
-                        record.receipt,
-                        record.received_at,
-                        record.taken_at,
-                        json.dumps(record.values, ensure_ascii=False),
-                    ),
-                )
+                record_id = await self._add_record(conn, record)
                 await conn.executemany(
                     "INSERT INTO attachments VALUES (?,?,?,?,?,?)",
                     [
-                        (
-                            a.id,
-                            cursor.lastrowid,
-                            a.field,
-                            a.filename,
-                            a.content_type,
-                            a.size,
-                        )
+                        (a.id, record_id, a.field, a.filename, a.content_type, a.size)
                         for a in record.attachments
                     ],
                 )
+            if within is not None:
+                await within(conn)
+
+    async def _add_record(self, conn, record: NewRecord) -> int:
+        """Insert a record, or lay a query's answer over the record it asked."""
+        link = await links.link_state(conn, record.link_id) if record.link_id else None
+        if link is not None:
+            await links.set_link_state(
+                conn, record.link_id, "returned", record.taken_at
+            )
+        if link is not None and link["kind"] in ANSWERS:
+            await links.add_revision(
+                conn,
+                link["record_id"],
+                record.submission_id,
+                record.link_id,
+                record.receipt,
+                record.received_at,
+                record.values,
+            )
+            return link["record_id"]
+        cursor = await conn.execute(
+            "INSERT INTO records (submission_id, tenant, record_type, "
+            "form_slug, form_version, form_title, receipt, received_at, "
+            "taken_at, field_values, link_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                record.submission_id,
+                record.tenant,
+                record.record_type,
+                record.form_slug,
+                record.form_version,
+                record.form_title,
+                record.receipt,
+                record.received_at,
+                record.taken_at,
+                json.dumps(record.values, ensure_ascii=False),
+                record.link_id,
+            ),
+        )
+        return cursor.lastrowid
 
     async def records(
         self,

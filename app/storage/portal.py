@@ -1,8 +1,10 @@
 """SQL of the portal side: published versions and sealed pending submissions."""
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+
+import aiosqlite
 
 from app.storage.db import Database
 
@@ -120,11 +122,21 @@ class PortalStore:
         return (row["receipt"], row["received_at"]) if row else None
 
     async def add_submission(
-        self, submission: SealedSubmission, nonce: str, nonce_expires: str
+        self,
+        submission: SealedSubmission,
+        nonce: str,
+        nonce_expires: str,
+        within: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
     ) -> None:
-        """Commit a sealed submission whole, with its files and its nonce."""
+        """Commit a sealed submission whole, with its files and its nonce.
+
+        `within` runs in the same transaction, so that what it claims (a
+        link) is claimed exactly when the submission is stored.
+        """
         try:
             async with self.db.transaction() as conn:
+                if within is not None:
+                    await within(conn)
                 await conn.execute(
                     "INSERT INTO used_nonces VALUES (?,?,?,?)",
                     (nonce, submission.receipt, submission.received_at, nonce_expires),

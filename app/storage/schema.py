@@ -55,6 +55,28 @@ PORTAL = (
     CREATE UNIQUE INDEX api_keys_live_name ON api_keys (tenant, name)
         WHERE revoked_at IS NULL;
     """,
+    # Secure links: only the token's hash, and values sealed under the token.
+    """
+    CREATE TABLE links (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        form_slug TEXT NOT NULL,
+        form_version INTEGER NOT NULL,
+        token_hash TEXT NOT NULL,
+        sealed_prefill BLOB,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT,
+        used_at TEXT,
+        receipt TEXT,
+        check_failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE link_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        link_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """,
 )
 
 # The built-in back office: MODWORK's stand-in.
@@ -111,6 +133,51 @@ BACKOFFICE = (
         filename TEXT NOT NULL,
         content_type TEXT NOT NULL,
         size INTEGER NOT NULL
+    );
+    """,
+    # Secure links, their mail, and revisions of records that came back.
+    """
+    CREATE TABLE links (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        form_slug TEXT NOT NULL,
+        form_version INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        record_id INTEGER REFERENCES records (id),
+        recipient TEXT NOT NULL,
+        prefill TEXT NOT NULL,
+        state TEXT NOT NULL,
+        failure TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        reminded_at TEXT
+    );
+    CREATE INDEX links_by_record ON links (record_id);
+    CREATE TABLE link_history (
+        link_id TEXT NOT NULL REFERENCES links (id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    ALTER TABLE records ADD COLUMN link_id TEXT;
+    CREATE TABLE revisions (
+        id INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+        submission_id TEXT NOT NULL UNIQUE,
+        link_id TEXT NOT NULL,
+        receipt TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        changes TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        link_id TEXT,
+        sealed_mail BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_error TEXT
     );
     """,
 )

@@ -1,0 +1,391 @@
+"""The back office's side of secure links: make, send, resend, revoke, follow.
+
+A link is made here: its values are kept in the back office, sealed under
+a fresh token for the portal, and the mail carrying the token is queued in
+the same transaction as the link itself. The token then lives only in the
+(encrypted) outbox until the mail is gone, and in the customer's inbox.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from app import crypto, links
+from app.backoffice.confirmations import Confirmations
+from app.backoffice.service import BackOffice
+from app.clock import BERLIN, german, iso, utcnow
+from app.config import Config
+from app.forms.definition import FormDefinition
+from app.forms.validation import validate
+from app.links import ANSWERS, FINAL_STATES, Prefill, german_day
+from app.mail.message import MailError, MailTemplates, check_address
+from app.mail.outbox import Outbox
+from app.mail.transport import make_transport
+from app.portal.links import PortalLinks
+from app.storage import links as sql
+from app.storage.db import secret_file
+from app.storage.outbox import delete_mails_of_link
+from app.storage.portal_links import PortalLink
+from app.timers import Scheduler
+
+log = logging.getLogger(__name__)
+
+WAITING_STATUS = "waiting"
+LOCKED = "Nach zu vielen falschen Antworten auf die Sicherheitsfrage gesperrt."
+TEMPLATES = {
+    "contract": "link_contract",
+    "query": "link_query",
+    "order": "link_order",
+}
+
+
+class LinkError(Exception):
+    """A link that cannot be made; the German message says why."""
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """What a clerk or a script asks for: a form, values and an address."""
+
+    tenant: str
+    slug: str
+    recipient: str
+    values: dict[str, str]
+    kind: str = "contract"
+    record_id: int | None = None
+    message: str = ""
+    marked: tuple[str, ...] = ()
+    others_editable: bool = True
+    receipt: str = ""
+    days: int | None = None
+    due: str = ""
+
+
+def check_prefill(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
+    """Check values a clerk pre-fills; return them normalised or raise LinkError."""
+    problems = []
+    for name in values:
+        try:
+            field = form.field(name)
+        except KeyError:
+            problems.append(f"{name}: Das Formular hat kein solches Feld.")
+            continue
+        if field.type == "file":
+            problems.append(f"{name}: Dateien lassen sich nicht vorausfüllen.")
+        elif field.type == "consent":
+            problems.append(f"{name}: Eine Zustimmung gibt der Kunde selbst.")
+    if problems:
+        raise LinkError(" ".join(problems))
+    given = {n: v for n, v in values.items() if v.strip()}
+    result = validate(form, given, {})
+    problems = [f"{n}: {m}" for n, m in result.errors.items() if n in given]
+    if problems:
+        raise LinkError(" ".join(problems))
+    return {n: result.values[n] for n in given}
+
+
+class LinkOffice:
+    """Every link of the back office, its mail and what became of it."""
+
+    def __init__(
+        self,
+        backoffice: BackOffice,
+        portal_links: PortalLinks,
+        outbox: Outbox,
+        templates: MailTemplates,
+        tenants: dict,
+        config: Config,
+        scheduler: Scheduler,
+    ) -> None:
+        self.backoffice = backoffice
+        self.db = backoffice.store.db
+        self.store = sql.LinkStore(self.db)
+        self.portal_links = portal_links
+        self.outbox = outbox
+        self.templates = templates
+        self.tenants = tenants
+        self.config = config
+        self.scheduler = scheduler
+        self.confirmations = Confirmations(backoffice, outbox, templates, tenants)
+        outbox.listeners.append(self._on_mail)
+
+    async def current_form(self, tenant: str, slug: str) -> tuple[int, FormDefinition]:
+        """Return the newest version of a form and its definition."""
+        for row in await self.store.latest_forms([tenant]):
+            if row["slug"] == slug:
+                definition = await self.backoffice.definition(
+                    tenant, slug, row["version"]
+                )
+                return row["version"], definition
+        raise LinkError(f"Das Formular {tenant}/{slug} gibt es nicht.")
+
+    async def create(self, request: LinkRequest, clerk: str) -> str:
+        """Make a link, publish it to the portal and queue its mail; return its id."""
+        if request.tenant not in self.tenants:
+            raise LinkError(f"Den Mandanten {request.tenant} gibt es nicht.")
+        version, form = await self.current_form(request.tenant, request.slug)
+        link = self._new_link(request, clerk, version, form)
+
+        token = await self._publish(link, link.expires_at)
+        message = self._mail(link, token, form.title, link.expires_at, False)
+        async with self.db.transaction() as conn:
+            await sql.insert_link(conn, link)
+            if link.record_id is not None:
+                await sql.set_record_status(conn, link.record_id, WAITING_STATUS)
+            mail_id = await self.outbox.queue(conn, message, link.id)
+        self.outbox.schedule(mail_id)
+        self._schedule_reminder(link)
+        self._schedule_overdue(link)
+        log.info("Created %s link %s", link.kind, link.id)
+        return link.id
+
+    def _new_link(
+        self, request: LinkRequest, clerk: str, version: int, form: FormDefinition
+    ) -> sql.Link:
+        """Check what a link is asked for and describe it, not yet stored."""
+        if request.kind == "contract":
+            values = check_prefill(form, request.values)
+        else:
+            names = {f.name for f in form.fields}
+            values = {k: v for k, v in request.values.items() if k in names}
+        try:
+            recipient = check_address(request.recipient)
+        except MailError as error:
+            raise LinkError("Die E-Mail-Adresse ist ungültig.") from error
+        prefill = Prefill(
+            request.kind,
+            values,
+            request.message,
+            tuple(request.marked),
+            request.others_editable,
+            request.receipt,
+            request.due,
+            form.link_check if values.get(form.link_check) else "",
+        )
+        now = utcnow()
+        days = request.days or form.link_expiry_days or self.config.link_expiry_days
+        return sql.Link(
+            id=links.new_link_id(),
+            tenant=request.tenant,
+            form_slug=request.slug,
+            form_version=version,
+            kind=request.kind,
+            record_id=request.record_id,
+            recipient=recipient,
+            prefill=prefill.to_dict(),
+            state="created",
+            failure=None,
+            created_by=clerk,
+            created_at=iso(now),
+            expires_at=iso(now + timedelta(days=days)),
+            changed_at=iso(now),
+        )
+
+    async def resend(self, link_id: str, reminder: bool = False) -> None:
+        """Send a link again under a new token; the old token stops at once."""
+        link = await self.store.link(link_id)
+        if link is None or link.state == "returned":
+            raise LinkError("Dieser Link lässt sich nicht erneut senden.")
+        now = utcnow()
+        expires = link.expires_at
+        if not reminder:
+            days = (
+                datetime.fromisoformat(link.expires_at)
+                - datetime.fromisoformat(link.created_at)
+            ).days or self.config.link_expiry_days
+            expires = iso(now + timedelta(days=days))
+        token = await self._publish(link, expires)
+        definition = await self.backoffice.definition(
+            link.tenant, link.form_slug, link.form_version
+        )
+        message = self._mail(link, token, definition.title, expires, reminder)
+        async with self.db.transaction() as conn:
+            await delete_mails_of_link(conn, link.id)
+            if reminder:
+                await sql.mark_reminded(conn, link.id, iso(now))
+            else:
+                await sql.set_link_state(
+                    conn, link.id, "created", iso(now), None, expires
+                )
+                if link.record_id is not None and link.kind in ANSWERS:
+                    await sql.set_record_status(conn, link.record_id, WAITING_STATUS)
+            mail_id = await self.outbox.queue(conn, message, link.id)
+        self.outbox.schedule(mail_id)
+        log.info("Sent link %s again (reminder: %s)", link.id, reminder)
+
+    async def revoke(self, link_id: str) -> None:
+        """Stop a link for good; a mail of it still waiting is dropped."""
+        link = await self.store.link(link_id)
+        if link is None or link.state in FINAL_STATES:
+            raise LinkError("Dieser Link gilt schon nicht mehr.")
+        await self.portal_links.revoke(link.id)
+        self.scheduler.cancel(f"link-reminder:{link.id}")
+        async with self.db.transaction() as conn:
+            await delete_mails_of_link(conn, link.id)
+            await sql.set_link_state(conn, link.id, "revoked", iso(utcnow()))
+            if link.record_id is not None and link.kind in ANSWERS:
+                await sql.set_record_status(conn, link.record_id, "in_progress")
+
+    async def _publish(self, link: sql.Link, expires_at: str) -> str:
+        """Seal the pre-fill under a fresh token and hand it to the portal."""
+        token = links.new_token(link.id)
+        prefill = Prefill.from_dict(link.prefill)
+        await self.portal_links.publish(
+            PortalLink(
+                id=link.id,
+                tenant=link.tenant,
+                form_slug=link.form_slug,
+                form_version=link.form_version,
+                token_hash=crypto.token_hash(token),
+                sealed_prefill=crypto.encrypt_for_link(
+                    token, link.id, prefill.to_json()
+                ),
+                expires_at=expires_at,
+            )
+        )
+        return token
+
+    def _mail(
+        self, link: sql.Link, token: str, form_title: str, expires: str, reminder: bool
+    ):
+        context = {
+            "url": f"{self.config.public_url}/l/{token}",
+            "expires": german(expires),
+            "form_title": form_title,
+            "receipt": link.prefill.get("receipt", ""),
+            "due": german_day(due) if (due := link.prefill.get("due")) else "",
+            "reminder": reminder,
+        }
+        tenant = self.tenants[link.tenant]
+        return self.templates.message(
+            tenant, TEMPLATES.get(link.kind, "link_contract"), link.recipient, context
+        )
+
+    # Reminders of queries, halfway to their expiry.
+
+    def _schedule_reminder(self, link: sql.Link) -> None:
+        if link.kind != "query" or link.reminded_at:
+            return
+        created = datetime.fromisoformat(link.created_at)
+        when = created + (datetime.fromisoformat(link.expires_at) - created) / 2
+        self.scheduler.schedule(
+            f"link-reminder:{link.id}", when, lambda: self.remind(link.id)
+        )
+
+    async def remind(self, link_id: str) -> None:
+        """Remind the customer of a query that still waits, under a new token."""
+        link = await self.store.link(link_id)
+        if link and link.state in ("sent", "opened") and not link.reminded_at:
+            await self.resend(link_id, reminder=True)
+
+    # Orders past their date window.
+
+    def _schedule_overdue(self, link: sql.Link) -> None:
+        due = link.prefill.get("due")
+        if link.kind != "order" or not due:
+            return
+        day_after = datetime.combine(
+            date.fromisoformat(due) + timedelta(days=1), time(), tzinfo=BERLIN
+        )
+        self.scheduler.schedule(
+            f"link-overdue:{link.id}", day_after, lambda: self.mark_overdue(link.id)
+        )
+
+    async def mark_overdue(self, link_id: str) -> None:
+        """Mark an order overdue that has not come back within its date window."""
+        async with self.db.transaction() as conn:
+            row = await sql.link_state(conn, link_id)
+            if row and row["state"] in ("created", "sent", "opened", "failed"):
+                await sql.set_link_state(conn, link_id, "overdue", iso(utcnow()))
+                log.info("Order link %s is overdue", link_id)
+
+    async def resume(self) -> None:
+        """Schedule reminders of waiting queries and the ends of orders' windows."""
+        for link in await self.store.waiting():
+            self._schedule_reminder(link)
+            self._schedule_overdue(link)
+
+    # What the outbox and the portal tell about each link.
+
+    async def _on_mail(self, conn, link_id: str, outcome: str, reason: str) -> None:
+        row = await sql.link_state(conn, link_id)
+        now = iso(utcnow())
+        if row is None:
+            return
+        if outcome == "sent" and row["state"] == "created":
+            await sql.set_link_state(conn, link_id, "sent", now)
+        elif outcome == "failed" and row["state"] not in FINAL_STATES:
+            await sql.set_link_state(conn, link_id, "failed", now, reason)
+
+    async def apply_events(self) -> int:
+        """Take what happened to links on the portal; return how many events."""
+        events = await self.portal_links.take_events()
+        if not events:
+            return 0
+        async with self.db.transaction() as conn:
+            for event in events:
+                row = await sql.link_state(conn, event.link_id)
+                if row is None:
+                    continue
+                if event.event == "opened" and row["state"] in ("created", "sent"):
+                    await sql.set_link_state(conn, event.link_id, "opened", event.at)
+                elif event.event == "locked" and row["state"] not in FINAL_STATES:
+                    await sql.set_link_state(
+                        conn, event.link_id, "revoked", event.at, LOCKED
+                    )
+                elif event.event == "expired" and row["state"] not in FINAL_STATES:
+                    await sql.set_link_state(conn, event.link_id, "expired", event.at)
+                    if row["kind"] in ANSWERS:
+                        await sql.set_record_status(
+                            conn, row["record_id"], "in_progress"
+                        )
+        await self.portal_links.acknowledge_events(events[-1].seq)
+        return len(events)
+
+    async def run(self) -> None:
+        """Follow the portal's link events as they happen, forever."""
+        changed = self.portal_links.changed
+        while True:
+            changed.clear()
+            step = asyncio.ensure_future(self.apply_events())
+            try:
+                await asyncio.shield(step)
+            except asyncio.CancelledError:
+                # Let the step in flight finish, so that no query is left
+                # half-read on a connection that is about to close.
+                await step
+                raise
+            except Exception:
+                log.error("Taking link events failed; retrying", exc_info=True)
+                await asyncio.sleep(5)
+                continue
+            await changed.wait()
+
+
+def open_links(
+    config: Config,
+    portal,
+    backoffice: BackOffice,
+    tenants: dict,
+    scheduler: Scheduler,
+) -> tuple[PortalLinks, Outbox, LinkOffice]:
+    """Build both sides' link services and the outbox that carries their mail."""
+    portal_links = PortalLinks(portal, scheduler)
+    outbox = Outbox(
+        backoffice.store.db,
+        secret_file(config.backoffice_dir / "outbox.secret"),
+        make_transport(config),
+        scheduler,
+        timedelta(hours=config.mail.give_up_hours),
+    )
+    office = LinkOffice(
+        backoffice,
+        portal_links,
+        outbox,
+        MailTemplates(config.themes),
+        tenants,
+        config,
+        scheduler,
+    )
+    return portal_links, outbox, office

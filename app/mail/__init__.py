@@ -1,0 +1,1 @@
+"""Mail: German messages from templates, a durable outbox, and aiosmtplib."""

@@ -1,0 +1,118 @@
+"""A meter exchange order goes to a provider and comes back with photos."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.backoffice.links import LinkError
+from app.backoffice.orders import OrderRequest, create_order
+from app.forms.checks import today_in_germany
+from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, SCHEDULER
+from tests.conftest import wait_until_taken
+from tests.images import jpeg_photo, png_photo
+from tests.linkhelp import link_path, send_link_form, wait_for_mails, wait_for_state
+
+ORDER = {
+    "KUNDE_NACHNAME": "Mustermann",
+    "ABNST_STRASSE": "Hauptstraße",
+    "ABNST_HAUSNR": "5a",
+    "ABNST_PLZ": "01067",
+    "ABNST_ORT": "Dresden",
+    "ZAEHLER_NR": "1ESY1160523456",
+    "AUFTRAG_TERMIN_VON": "2026-12-07",
+    "AUFTRAG_TERMIN_BIS": "2026-12-18",
+}
+RESULT = {
+    "WECHSEL_DATUM": (today_in_germany() - timedelta(days=3)).isoformat(),
+    "ZAEHLER_STAND_ALT": "012345,6",
+    "ZAEHLER_NR_NEU": "1EBZ0100000001",
+    "ZAEHLER_STAND_NEU": "000000,1",
+}
+
+
+async def order(client, values=None, provider=0) -> str:
+    wanted = OrderRequest("musterstadt", "zaehlerwechsel", provider, values or ORDER)
+    return await create_order(client.app[LINK_OFFICE], wanted, "test")
+
+
+async def provider_link(client) -> str:
+    [mail] = await wait_for_mails(client.app[CONFIG].outbox_dir, 1)
+    assert mail["To"] == "auftraege@messtechnik-muster.example"
+    return link_path(mail)
+
+
+async def test_the_order_opens_a_waiting_record_of_its_own_type(client):
+    link_id = await order(client)
+    [record] = await client.app[BACKOFFICE].store.records(None)
+    link = await client.app[LINK_OFFICE].store.link(link_id)
+    assert (record["record_type"], record["status"]) == ("ZAEHLERWECHSEL", "waiting")
+    assert link.record_id == record["id"]
+    assert json.loads(record["field_values"]) == ORDER
+
+
+async def test_the_provider_reads_the_order_and_fills_only_the_result(client):
+    await order(client)
+    html = await (await client.get(await provider_link(client))).text()
+    assert "<dt>Nummer des alten Zählers</dt>" in html
+    assert "<dd>1ESY1160523456</dd>" in html
+    assert 'name="ZAEHLER_NR"' not in html
+    assert 'name="ZAEHLER_NR_NEU"' in html
+    assert "bis spätestens 18.12.2026" in html
+
+
+async def test_the_result_lands_on_the_order_with_its_photos(client):
+    link_id = await order(client)
+    photos = {
+        "WECHSEL_FOTO_ALT": ("alt.jpg", jpeg_photo()),
+        "WECHSEL_FOTO_NEU": ("neu.png", png_photo()),
+    }
+    sent = await send_link_form(client, await provider_link(client), RESULT, photos)
+    assert sent.status == 200, await sent.text()
+    await wait_until_taken(client.app)
+    store = client.app[BACKOFFICE].store
+    [record] = await store.records(None)
+    values = json.loads(record["field_values"])
+    assert (values["ZAEHLER_NR"], values["ZAEHLER_NR_NEU"]) == (
+        "1ESY1160523456",
+        "1EBZ0100000001",
+    )
+    attachments = await store.attachments(record["id"])
+    assert sorted(a["field"] for a in attachments) == [
+        "WECHSEL_FOTO_ALT",
+        "WECHSEL_FOTO_NEU",
+    ]
+    await wait_for_state(client, link_id, "returned")
+
+
+async def test_an_order_past_its_window_is_overdue(client):
+    link_id = await order(client)
+    due = client.app[SCHEDULER].due_at(f"link-overdue:{link_id}")
+    assert due.astimezone(UTC) == datetime(2026, 12, 18, 23, 0, tzinfo=UTC)
+    await client.app[LINK_OFFICE].mark_overdue(link_id)
+    assert (await client.app[LINK_OFFICE].store.link(link_id)).state == "overdue"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ZAEHLER_NR": ""}, "Füllen Sie das Feld „Nummer des alten Zählers“ aus."),
+        ({"AUFTRAG_TERMIN_BIS": "2026-12-01"}, "Der späteste Termin liegt vor"),
+        ({"ABNST_PLZ": "1067"}, "ABNST_PLZ: "),
+    ],
+)
+async def test_an_order_without_its_data_is_refused(client, change, message):
+    with pytest.raises(LinkError, match=message):
+        await order(client, {**ORDER, **change})
+    assert await client.app[BACKOFFICE].store.records(None) == []
+
+
+async def test_an_order_needs_one_of_the_tenants_providers(client):
+    with pytest.raises(LinkError, match="Wählen Sie einen Dienstleister aus."):
+        await order(client, provider=7)
+
+
+async def test_order_forms_stay_off_the_public_pages(client):
+    index = await (await client.get("/musterstadt/")).text()
+    assert "Zählerwechsel" not in index
+    assert (await client.get("/musterstadt/zaehlerwechsel")).status == 404
