@@ -85,6 +85,9 @@ class Outbox:
 
     async def deliver(self, mail_id: str) -> None:
         """Try one mail once; on failure postpone it or give it up."""
+        # Limitation: the scheduler runs its actions one after another, so a
+        # relay that accepts the connection but stalls holds every other
+        # timer back for up to mail.timeout_seconds.
         mail = await self.store.mail(mail_id)
         if mail is None:
             return

@@ -128,6 +128,9 @@ def _closed(request: web.Request, check: LinkCheck) -> web.Response:
 
 async def open_link(request: web.Request) -> web.Response:
     """Check a link's token, keep it in a cookie and redirect to its form."""
+    # Limitation: every open counts against the throttle, a customer's own
+    # as much as a guess, since telling them apart would need the lookup
+    # that the throttle is there to ration.
     if not request.app[LINK_THROTTLE].allow(client_address(request)):
         log.warning("Throttled link opens from one client")
         raise PageError(429)
