@@ -11,7 +11,7 @@ from app.backoffice import auth
 from app.clock import german, iso, utcnow
 from app.keys import BACKOFFICE, CLERK, TENANTS
 from app.throttle import Throttle
-from app.web import PageError, client_address, is_secure, render
+from app.web import PageError, client_address, keep_csrf_cookie, render
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,7 @@ def _anonymous_form(request, name, purpose, context, status=200):
     context["csrf_token"] = csrf.issue(portal_secret, cookie, purpose)
     context.setdefault("clerk", None)
     response = render(request, name, context, status=status)
-    response.set_cookie(
-        csrf.COOKIE,
-        cookie,
-        httponly=True,
-        samesite="Strict",
-        secure=is_secure(request),
-        path="/",
-    )
+    keep_csrf_cookie(request, response, cookie)
     return response
 
 
