@@ -49,6 +49,11 @@ def shown_value(field, value: str) -> str:
         return dict(field.choices).get(value, value)
     if field.type == "consent" and value:
         return "Ja"
+    if field.type == "date" and value:
+        try:
+            return german_day(value)
+        except ValueError:
+            return value
     return value
 
 
