@@ -352,12 +352,12 @@ async def send_link(config: Config, args: argparse.Namespace) -> dict:
         scheduler = Scheduler()
         tenants = load_tenants(config.themes)
         await backoffice.load_demo_forms(portal, tenants)
-        _, _, office = open_links(config, portal, backoffice, tenants, scheduler)
+        _, outbox, office = open_links(config, portal, backoffice, tenants, scheduler)
         answer = await make_link(office, request)
         # No server runs the timers, so the mail is tried once now; if it
         # cannot go, it waits in the outbox for the server's next start.
         await scheduler.run_due()
-        return answer
+        return {**answer, "waiting": bool(await outbox.store.waiting())}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -385,6 +385,8 @@ def main(argv: list[str] | None = None) -> None:
     from app.web import ProtocolErrorFilter
 
     logging.getLogger("aiohttp.server").addFilter(ProtocolErrorFilter())
+    # aiosqlite logs every statement's parameters at DEBUG: personal data.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.root.level))
     if command == "serve":
         try:
             serve(config)
@@ -412,4 +414,9 @@ def main(argv: list[str] | None = None) -> None:
             answer = asyncio.run(send_link(config, args))
         except ControlError as error:
             raise SystemExit(str(error)) from error
-        print(f"{answer['form']}: Link {answer['link']} angelegt und gesendet.")  # noqa: T201
+        state = (
+            "die E-Mail wartet im Postausgang, bis der Server wieder läuft"
+            if answer.get("waiting")
+            else "die E-Mail ist unterwegs"
+        )
+        print(f"{answer['form']}: Link {answer['link']} angelegt; {state}.")  # noqa: T201

@@ -18,7 +18,7 @@ from app import crypto
 KINDS = ("contract", "query", "order")
 # Kinds whose answer lands on an existing record as a revision.
 ANSWERS = frozenset({"query", "order"})
-# The one list of link states, here, in the admin pages and in the API.
+# The one list of link states, for the admin pages and for an API to report.
 STATES = (
     ("created", "Angelegt"),
     ("sent", "Gesendet"),
@@ -49,6 +49,11 @@ def shown_value(field, value: str) -> str:
         return dict(field.choices).get(value, value)
     if field.type == "consent" and value:
         return "Ja"
+    if field.type == "date" and value:
+        try:
+            return german_day(value)
+        except ValueError:
+            return value
     return value
 
 

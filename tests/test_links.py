@@ -23,12 +23,14 @@ from app.keys import (
 from tests.conftest import csrf_token, form_data, free_port, wait_until_taken
 from tests.linkhelp import (
     LINK,
+    link_path,
     mailed_link,
     make_link,
     send_link_form,
     wait_for_mails,
     wait_for_state,
 )
+from tests.smtp import SmtpServer
 from tests.test_submission import GOOD_SEPA
 
 
@@ -294,3 +296,25 @@ async def test_no_token_reaches_our_logs_or_the_back_offices_store(client, caplo
     for file in client.app[CONFIG].backoffice_dir.rglob("*"):
         if file.is_file():
             assert secret.encode() not in file.read_bytes(), file
+
+
+@pytest.fixture
+def smtp():
+    running = SmtpServer(free_port()).start()
+    yield running
+    running.stop()
+
+
+async def test_a_mail_through_smtp_carries_a_link_that_opens_once(
+    aiohttp_client, data_dir, smtp
+):
+    mail = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
+    client = await aiohttp_client(
+        create_app(load_config(None, data=str(data_dir), mail=mail))
+    )
+    link_id = await make_link(client)
+    await wait_for_state(client, link_id, "sent")
+    [message] = smtp.recorder.messages()
+    path = link_path(message)
+    assert (await send_link_form(client, path, GOOD_SEPA)).status == 200
+    assert (await client.get(path)).status == 410

@@ -59,6 +59,7 @@ async def test_the_provider_reads_the_order_and_fills_only_the_result(client):
     assert 'name="ZAEHLER_NR"' not in html
     assert 'name="ZAEHLER_NR_NEU"' in html
     assert "bis spätestens 18.12.2026" in html
+    assert "<dd>07.12.2026</dd>" in html
 
 
 async def test_the_result_lands_on_the_order_with_its_photos(client):

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from app.config import ROOT
-from tests.conftest import Server, csrf_token, form_data
+from tests.conftest import Server, csrf_token, form_data, free_port
 from tests.linkhelp import link_path, outbox_files
 from tests.test_submission import GOOD_METER
 
@@ -117,3 +117,17 @@ def test_with_the_server_running_the_link_goes_through_its_socket(server, values
     token = link_path(mail).split(".")[1]
     assert token not in server.output()
     assert "No SMTP host configured" in server.output()
+
+
+def test_without_a_server_and_with_the_relay_down_the_mail_waits(tmp_path, values_file):
+    config = tmp_path / "portal.yaml"
+    config.write_text(
+        f"themes: {ROOT / 'themes'}\n"
+        f"mail:\n  host: 127.0.0.1\n  port: {free_port()}\n  security: none\n",
+        encoding="utf-8",
+    )
+    result = send_link(tmp_path / "data", values_file, "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "die E-Mail wartet im Postausgang, bis der Server wieder läuft" in (
+        result.stdout
+    )

@@ -92,6 +92,8 @@ class Confirmations:
             except MailError:
                 log.warning("No confirmation for submission %s", record.submission_id)
                 continue
+            # Limitation: a confirmation belongs to no link, so a relay's final
+            # refusal of it is logged but shown on no record.
             queued.append(await self.outbox.queue(conn, message, None))
         return queued
 

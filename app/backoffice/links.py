@@ -265,6 +265,9 @@ class LinkOffice:
     # Reminders of queries, halfway to their expiry.
 
     def _schedule_reminder(self, link: sql.Link) -> None:
+        # Limitation: a query is reminded once, halfway to its expiry, under a
+        # new token that stops the first; a customer midway through the old
+        # link must then open the one in the reminder.
         if link.kind != "query" or link.reminded_at:
             return
         created = datetime.fromisoformat(link.created_at)
@@ -372,6 +375,9 @@ def open_links(
 ) -> tuple[PortalLinks, Outbox, LinkOffice]:
     """Build both sides' link services and the outbox that carries their mail."""
     portal_links = PortalLinks(portal, scheduler)
+    # Limitation: the outbox key lies in the same data folder as the database
+    # it protects, so it guards a copy of the database alone (a backup), not
+    # a copy of the whole folder.
     outbox = Outbox(
         backoffice.store.db,
         secret_file(config.backoffice_dir / "outbox.secret"),

@@ -58,6 +58,7 @@ class Outbox:
         self.key = key
         self.transport = transport
         self.scheduler = scheduler
+        self._delivering: set[str] = set()
         self.give_up = give_up
         self.listeners: list[Listener] = []
 
@@ -85,6 +86,18 @@ class Outbox:
 
     async def deliver(self, mail_id: str) -> None:
         """Try one mail once; on failure postpone it or give it up."""
+        # Limitation: the scheduler runs its actions one after another, so a
+        # relay that accepts the connection but stalls holds every other
+        # timer back for up to mail.timeout_seconds.
+        if mail_id in self._delivering:
+            return  # a try of this mail is under way; it decides
+        self._delivering.add(mail_id)
+        try:
+            await self._deliver(mail_id)
+        finally:
+            self._delivering.discard(mail_id)
+
+    async def _deliver(self, mail_id: str) -> None:
         mail = await self.store.mail(mail_id)
         if mail is None:
             return
