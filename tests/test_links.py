@@ -318,3 +318,31 @@ async def test_a_mail_through_smtp_carries_a_link_that_opens_once(
     path = link_path(message)
     assert (await send_link_form(client, path, GOOD_SEPA)).status == 200
     assert (await client.get(path)).status == 410
+
+
+async def test_a_used_link_cannot_be_brought_back_by_sending_it_again(client):
+    link_id = await make_link(client)
+    path = await mailed_link(client)
+    assert (await send_link_form(client, path, GOOD_SEPA)).status == 200
+    with pytest.raises(LinkError, match="nicht erneut|bereits genutzt"):
+        await client.app[LINK_OFFICE].resend(link_id)
+    assert (await client.get(path)).status == 410
+
+
+async def test_a_used_link_stays_used_in_the_portal_whatever_is_published(client):
+    from app.storage.portal_links import LinkUsed, PortalLink
+
+    link_id = await make_link(client)
+    path = await mailed_link(client)
+    await send_link_form(client, path, GOOD_SEPA)
+    again = PortalLink(
+        link_id,
+        "musterstadt",
+        "sepa-mandat",
+        1,
+        "0" * 64,
+        None,
+        "2999-01-01T00:00:00+00:00",
+    )
+    with pytest.raises(LinkUsed):
+        await client.app[PORTAL_LINKS].store.publish(again)

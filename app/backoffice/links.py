@@ -26,7 +26,7 @@ from app.portal.links import PortalLinks
 from app.storage import links as sql
 from app.storage.db import secret_file
 from app.storage.outbox import delete_mails_of_link
-from app.storage.portal_links import PortalLink
+from app.storage.portal_links import LinkUsed, PortalLink
 from app.timers import Scheduler
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,11 @@ class LinkOffice:
                 - datetime.fromisoformat(link.created_at)
             ).days or self.config.link_expiry_days
             expires = iso(now + timedelta(days=days))
-        token = await self._publish(link, expires)
+        await self.apply_events()  # a send the portal took counts already
+        try:
+            token = await self._publish(link, expires)
+        except LinkUsed as error:
+            raise LinkError("Dieser Link wurde bereits genutzt.") from error
         definition = await self.backoffice.definition(
             link.tenant, link.form_slug, link.form_version
         )
@@ -331,7 +335,11 @@ class LinkOffice:
                 row = await sql.link_state(conn, event.link_id)
                 if row is None:
                     continue
-                if event.event == "opened" and row["state"] in ("created", "sent"):
+                if event.event == "returned" and row["state"] not in FINAL_STATES:
+                    # The portal took the send; the record follows when the
+                    # receiver (ours or MODWORK) has it.
+                    await sql.set_link_state(conn, event.link_id, "returned", event.at)
+                elif event.event == "opened" and row["state"] in ("created", "sent"):
                     await sql.set_link_state(conn, event.link_id, "opened", event.at)
                 elif event.event == "locked" and row["state"] not in FINAL_STATES:
                     await sql.set_link_state(

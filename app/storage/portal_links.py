@@ -59,8 +59,17 @@ class PortalLinkStore:
         self.db = db
 
     async def publish(self, link: PortalLink) -> None:
-        """Store a link the back office published; a resend replaces its token."""
+        """Store a link the back office published; a resend replaces its token.
+
+        A link whose form was sent stays used: a resend never brings it back.
+        """
         async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT used_at FROM links WHERE id = ?", (link.id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and row[0] is not None:
+                raise LinkUsed(link.id)
             await conn.execute(
                 "INSERT OR REPLACE INTO links VALUES (?,?,?,?,?,?,?,NULL,NULL,NULL,0)",
                 (
