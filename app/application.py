@@ -5,17 +5,20 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from app.backoffice import routes as backoffice_routes
+from app.backoffice.forms import FORMS, FormDesk
 from app.backoffice.ingest import Ingest, remove_orphan_attachments
 from app.backoffice.service import RECEIVER, BackOffice
 from app.backoffice.views import LOGIN_THROTTLE
-from app.commands import register_commands
+from app.clock import utcnow
+from app.commands import import_demo_forms, register_commands
 from app.config import ROOT, Config
 from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
@@ -71,10 +74,15 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     backoffice_db = await open_database(
         config.backoffice_dir / "backoffice.db", schema.BACKOFFICE
     )
-    portal = Portal(config, portal_db, catalog)
+    scheduler = app[SCHEDULER]
+    portal = Portal(config, portal_db, catalog, scheduler.clock)
     backoffice = BackOffice(config, backoffice_db, catalog)
     portal.register_receiver(RECEIVER, backoffice.public_key())
-    await backoffice.load_demo_forms(portal, app[TENANTS])
+    grace = timedelta(minutes=config.grace_minutes)
+    desk = FormDesk(backoffice_db, catalog, portal, scheduler, scheduler.clock, grace)
+    app[FORMS] = desk
+    await import_demo_forms(desk, app[TENANTS])
+    await desk.start()
     await portal.queue.remove_orphans()
     await remove_orphan_attachments(backoffice)
     app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
@@ -114,13 +122,15 @@ async def _announce_setup(backoffice: BackOffice, config: Config) -> None:
         )
 
 
-def create_app(config: Config) -> web.Application:
-    """Build the application for a configuration."""
+def create_app(
+    config: Config, clock: Callable[[], datetime] = utcnow
+) -> web.Application:
+    """Build the application for a configuration (and, in tests, a clock)."""
     app = web.Application(middlewares=[error_middleware, forwarded_middleware])
     app[CONFIG] = config
     app[TENANTS] = load_tenants(config.themes)
     app[READY] = asyncio.Event()
-    app[SCHEDULER] = Scheduler()
+    app[SCHEDULER] = Scheduler(clock)
     app[SEND_THROTTLE] = Throttle(config.submissions_per_minute)
     app[LOGIN_THROTTLE] = Throttle(config.logins_per_minute)
     _setup_templates(app, config)

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -16,7 +17,7 @@ from app.config import Config, ConfigError, load_config
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-COMMANDS = ("serve", "add-clerk", "import-form")
+COMMANDS = ("serve", "add-clerk", "import-form", "export-form")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     form.add_argument("file", type=Path)
     _common(form)
+    export = commands.add_parser(
+        "export-form", help="print a form's version as a definition file"
+    )
+    export.add_argument("tenant")
+    export.add_argument("slug")
+    export.add_argument(
+        "--version", type=int, help="the version to print (default: the newest)"
+    )
+    _common(export)
     return parser
 
 
@@ -126,15 +136,43 @@ async def add_clerk(
         await db.close()
 
 
-async def import_form(config: Config, path: Path) -> dict:
-    """Publish a form definition file as the form's next version."""
-    from app import control
-    from app.backoffice.service import BackOffice
-    from app.commands import publish_definition
+@contextlib.asynccontextmanager
+async def _offline_desk(config: Config):
+    """Open both stores without a server, for a command that acts on forms."""
+    from datetime import timedelta
+
+    from app.backoffice.forms import FormDesk
+    from app.backoffice.service import RECEIVER, BackOffice
     from app.forms.catalog import CATALOG_PATH, load_catalog
     from app.portal.service import Portal
     from app.storage import schema
     from app.storage.db import open_database
+    from app.timers import Scheduler
+
+    catalog = load_catalog(CATALOG_PATH)
+    portal_db = await open_database(config.portal_dir / "portal.db", schema.PORTAL)
+    backoffice_db = await open_database(
+        config.backoffice_dir / "backoffice.db", schema.BACKOFFICE
+    )
+    try:
+        portal = Portal(config, portal_db, catalog)
+        backoffice = BackOffice(config, backoffice_db, catalog)
+        portal.register_receiver(RECEIVER, backoffice.public_key())
+        # No timer runs here: the server recomputes the schedule when it starts.
+        scheduler = Scheduler()
+        grace = timedelta(minutes=config.grace_minutes)
+        yield FormDesk(
+            backoffice_db, catalog, portal, scheduler, scheduler.clock, grace
+        )
+    finally:
+        await portal_db.close()
+        await backoffice_db.close()
+
+
+async def import_form(config: Config, path: Path) -> dict:
+    """Save a form definition file as the form's next version and schedule it."""
+    from app import control
+    from app.commands import import_text
     from app.tenants import load_tenants
 
     try:
@@ -144,21 +182,22 @@ async def import_form(config: Config, path: Path) -> dict:
     args = {"text": text, "source": str(path)}
     if (answer := await control.call(config.data, "import-form", args)) is not None:
         return answer
-    catalog = load_catalog(CATALOG_PATH)
-    portal_db = await open_database(config.portal_dir / "portal.db", schema.PORTAL)
-    backoffice_db = await open_database(
-        config.backoffice_dir / "backoffice.db", schema.BACKOFFICE
-    )
-    try:
-        portal = Portal(config, portal_db, catalog)
-        backoffice = BackOffice(config, backoffice_db, catalog)
-        portal.register_receiver("builtin", backoffice.public_key())
-        return await publish_definition(
-            portal, backoffice, load_tenants(config.themes), text, str(path)
-        )
-    finally:
-        await portal_db.close()
-        await backoffice_db.close()
+    async with _offline_desk(config) as desk:
+        return await import_text(desk, load_tenants(config.themes), text, str(path))
+
+
+async def export_form(
+    config: Config, tenant: str, slug: str, version: int | None
+) -> dict:
+    """Return a form's version as definition YAML, from the server or the store."""
+    from app import control
+    from app.commands import export_text
+
+    args = {"tenant": tenant, "slug": slug, "version": version}
+    if (answer := await control.call(config.data, "export-form", args)) is not None:
+        return answer
+    async with _offline_desk(config) as desk:
+        return await export_text(desk, tenant, slug, version)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -193,4 +232,14 @@ def main(argv: list[str] | None = None) -> None:
             answer = asyncio.run(import_form(config, args.file.resolve()))
         except ControlError as error:
             raise SystemExit(str(error)) from error
-        print(f"{answer['form']}: Version {answer['version']} veröffentlicht.")  # noqa: T201
+        print(f"{answer['form']}: Version {answer['version']} importiert.")  # noqa: T201
+    elif command == "export-form":
+        from app.control import ControlError
+
+        try:
+            answer = asyncio.run(
+                export_form(config, args.tenant, args.slug, args.version)
+            )
+        except ControlError as error:
+            raise SystemExit(str(error)) from error
+        sys.stdout.write(answer["text"])

@@ -3,22 +3,17 @@
 import json
 import logging
 import secrets
-from datetime import datetime
 from pathlib import Path
 
 from app import crypto
-from app.clock import BERLIN, iso, utcnow
 from app.config import Config
 from app.forms.catalog import Catalog
-from app.forms.definition import FormDefinition, load_definition_file
-from app.portal.service import Portal
+from app.forms.definition import FormDefinition
 from app.storage.backoffice import BackOfficeStore
 from app.storage.db import Database, ensure_private_dir, secret_file
-from app.storage.portal import PublishedVersion
 
 log = logging.getLogger(__name__)
 
-DEMO_FORMS = Path(__file__).resolve().parent.parent / "demo" / "forms"
 RECEIVER = "builtin"
 
 
@@ -62,41 +57,3 @@ class BackOffice:
         return (
             FormDefinition.from_dict(json.loads(text), self.catalog) if text else None
         )
-
-    async def publish(self, portal: Portal, form: FormDefinition, clerk: str) -> int:
-        """Store a form as a new version and publish it on the portal."""
-        definition = json.dumps(form.to_dict(), ensure_ascii=False)
-        now = iso(utcnow())
-        number = await self.store.add_form_version(
-            form.tenant, form.slug, definition, clerk, now
-        )
-        await portal.publish(
-            PublishedVersion(
-                form.tenant,
-                form.slug,
-                number,
-                definition,
-                _utc(form.publish_from),
-                _utc(form.publish_until),
-            )
-        )
-        return number
-
-    async def load_demo_forms(self, portal: Portal, tenants) -> None:
-        """Publish the demo forms when the database has no form at all."""
-        if await self.store.form_count():
-            return
-        for path in sorted(DEMO_FORMS.glob("*.yaml")):
-            form = load_definition_file(path, self.catalog)
-            if form.tenant in tenants:
-                await self.publish(portal, form, "system")
-
-
-def _utc(moment: str | None) -> str | None:
-    """Normalise a schedule time to stored UTC; without an offset it is Berlin."""
-    if not moment:
-        return None
-    parsed = datetime.fromisoformat(moment)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=BERLIN)
-    return iso(parsed)

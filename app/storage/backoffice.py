@@ -124,28 +124,6 @@ class BackOfficeStore:
         row = await self.db.fetchone("SELECT count(*) AS n FROM forms")
         return row["n"]
 
-    async def add_form_version(
-        self, tenant: str, slug: str, definition: str, clerk: str, now: str
-    ) -> int:
-        """Store a new version of a form, creating the form; return its number."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT OR IGNORE INTO forms (tenant, slug, created_at) VALUES (?,?,?)",
-                (tenant, slug, now),
-            )
-            async with conn.execute(
-                "SELECT id, (SELECT coalesce(max(version), 0) FROM form_versions "
-                "WHERE form_id = forms.id) AS last FROM forms "
-                "WHERE tenant = ? AND slug = ?",
-                (tenant, slug),
-            ) as cursor:
-                form_id, last = await cursor.fetchone()
-            await conn.execute(
-                "INSERT INTO form_versions VALUES (?,?,?,?,?)",
-                (form_id, last + 1, definition, clerk, now),
-            )
-            return last + 1
-
     async def form_definition(self, tenant: str, slug: str, version: int) -> str | None:
         """Return the stored definition of one form version."""
         row = await self.db.fetchone(

@@ -60,6 +60,18 @@ def _version(row: sqlite3.Row) -> PublishedVersion:
     )
 
 
+def _row(version: PublishedVersion, now: str) -> tuple:
+    return (
+        version.tenant,
+        version.slug,
+        version.version,
+        version.definition,
+        version.publish_from,
+        version.publish_until,
+        now,
+    )
+
+
 class PortalStore:
     """The portal database, behind named operations."""
 
@@ -71,15 +83,7 @@ class PortalStore:
         async with self.db.transaction() as conn:
             await conn.execute(
                 "INSERT OR REPLACE INTO published_versions VALUES (?,?,?,?,?,?,?)",
-                (
-                    version.tenant,
-                    version.slug,
-                    version.version,
-                    version.definition,
-                    version.publish_from,
-                    version.publish_until,
-                    now,
-                ),
+                _row(version, now),
             )
 
     async def live_versions(self, tenant: str, now: str) -> list[PublishedVersion]:
@@ -101,6 +105,32 @@ class PortalStore:
             (tenant, now, now, slug),
         )
         return _version(row) if row else None
+
+    async def replace_schedule(
+        self, tenant: str, slug: str, versions: Sequence[PublishedVersion], now: str
+    ) -> None:
+        """Make a form's published versions exactly these, in one transaction."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM published_versions WHERE tenant = ? AND slug = ?",
+                (tenant, slug),
+            )
+            await conn.executemany(
+                "INSERT INTO published_versions VALUES (?,?,?,?,?,?,?)",
+                [_row(v, now) for v in versions],
+            )
+
+    async def purge_ended(self, cutoff: str) -> list[tuple[str, str, int]]:
+        """Forget versions that ended before a cutoff; return which they were."""
+        async with (
+            self.db.transaction() as conn,
+            conn.execute(
+                "DELETE FROM published_versions WHERE publish_until <= ? "
+                "RETURNING tenant, slug, version",
+                (cutoff,),
+            ) as cursor,
+        ):
+            return [tuple(row) for row in await cursor.fetchall()]
 
     async def version(
         self, tenant: str, slug: str, number: int
