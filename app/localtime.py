@@ -127,6 +127,25 @@ def berlin_parts(moment: datetime) -> tuple[str, str]:
     return f"{local:%d.%m.%Y}", f"{local:%H:%M}"
 
 
+def doubled_note(moment: datetime | None) -> str:
+    """Say which of the two occurrences a moment in the doubled hour is."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(BERLIN)
+    other = local.replace(fold=1 - local.fold)
+    if other.utcoffset() == local.utcoffset():
+        return ""
+    which = (
+        "das erste Mal, noch in der Sommerzeit (MESZ)"
+        if local.fold == 0
+        else "das zweite Mal, schon in der Winterzeit (MEZ)"
+    )
+    return (
+        f"{local:%H:%M} Uhr gibt es am {local:%d.%m.%Y} zweimal, weil die "
+        f"Sommerzeit endet; gemeint ist {which}."
+    )
+
+
 def german_moment(moment: datetime) -> str:
     """Show a moment as Berlin wall time, the German way."""
     local = moment.astimezone(BERLIN)

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from app.backoffice import views
+from app.backoffice import form_views, views
 
 
 def add_routes(app: web.Application) -> None:
@@ -18,3 +18,18 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/records/{id}", views.record)
     app.router.add_post("/admin/records/{id}/status", views.set_status)
     app.router.add_get("/admin/records/{id}/attachments/{attachment}", views.attachment)
+
+    forms, one = form_views, "/admin/forms/{tenant}/{slug}"
+    app.router.add_get("/admin/forms", forms.forms_list)
+    app.router.add_get("/admin/forms/new", forms.new_form_page)
+    app.router.add_post("/admin/forms/new", forms.create_form)
+    app.router.add_get(one, forms.form_page)
+    app.router.add_get(f"{one}/edit", forms.editor_page)
+    app.router.add_post(f"{one}/edit", forms.save_draft)
+    app.router.add_post(f"{one}/publish", forms.publish)
+    app.router.add_post(f"{one}/end", forms.end)
+    app.router.add_post(f"{one}/delete", forms.delete)
+    app.router.add_post(f"{one}/undelete", forms.undelete)
+    app.router.add_get(f"{one}/compare", forms.compare_page)
+    app.router.add_get(f"{one}/versions/{{version}}", forms.version_page)
+    app.router.add_post(f"{one}/versions/{{version}}/restore", forms.restore_version)
