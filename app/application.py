@@ -101,6 +101,9 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     log.info("Ready on %s", config.public_url)
     yield
     await control.close()
+    # The scheduler ends between actions, so no query is cut off half-way.
+    scheduler.stop()
+    await tasks[1]
     for task in tasks:
         task.cancel()
     for task in tasks:

@@ -1,6 +1,7 @@
-"""Clerks for tests: create one in the real store and log it in."""
+"""Helpers of the back-office tests: a settable clock, clerks and their forms."""
 
 import re
+from datetime import datetime, timedelta
 
 from app.backoffice.auth import hash_password
 from app.clock import iso, utcnow
@@ -8,7 +9,22 @@ from app.keys import BACKOFFICE
 from tests.conftest import csrf_token, form_data
 
 PASSWORD = "ein langes Passwort"
+ADMIN = "/admin/forms/musterstadt"
 ADMIN_TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+class Clock:
+    """A clock the test sets; the app reads it wherever it asks for now."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock on."""
+        self.now += timedelta(**delta)
 
 
 async def log_in_clerk(client, name: str = "anna", tenants=None) -> str:
@@ -30,4 +46,11 @@ async def post(client, path: str, token: str, fields: dict | None = None):
     return await client.post(path, data=data, allow_redirects=False)
 
 
-__all__ = ["form_data", "log_in_clerk", "post"]
+async def page_text(client, path: str, status: int = 200) -> str:
+    """Fetch a page, check its status and return its text."""
+    response = await client.get(path)
+    assert response.status == status, await response.text()
+    return await response.text()
+
+
+__all__ = ["Clock", "form_data", "log_in_clerk", "page_text", "post"]
