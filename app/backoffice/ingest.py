@@ -124,6 +124,7 @@ class Ingest:
             taken_at=iso(utcnow()),
             values=payload["values"],
             attachments=tuple(attachments),
+            test=submission.test,
         )
 
 

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from app.backoffice import form_views, views
+from app.backoffice import form_views, preview, views
 
 
 def add_routes(app: web.Application) -> None:
@@ -31,5 +31,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{one}/delete", forms.delete)
     app.router.add_post(f"{one}/undelete", forms.undelete)
     app.router.add_get(f"{one}/compare", forms.compare_page)
+    app.router.add_get(f"{one}/preview", preview.preview_page)
+    app.router.add_post(f"{one}/preview/{{version}}", preview.preview_send)
     app.router.add_get(f"{one}/versions/{{version}}", forms.version_page)
     app.router.add_post(f"{one}/versions/{{version}}/restore", forms.restore_version)

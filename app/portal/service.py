@@ -149,7 +149,12 @@ class Portal:
         return Receipt(*found) if found else None
 
     async def commit(
-        self, intake: Intake, values: dict[str, str], nonce: str, receiver: str
+        self,
+        intake: Intake,
+        values: dict[str, str],
+        nonce: str,
+        receiver: str,
+        test: bool = False,
     ) -> Receipt:
         """Seal and durably store a checked submission; return its receipt."""
         now = self.clock()
@@ -160,6 +165,7 @@ class Portal:
             receipt.number,
             receipt.received_at,
             receiver,
+            test,
         )
         expires = iso(now + timedelta(hours=self.config.form_session_hours))
         await intake.sync_folder()

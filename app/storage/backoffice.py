@@ -41,6 +41,7 @@ class NewRecord:
     taken_at: str
     values: dict[str, str]
     attachments: tuple[NewAttachment, ...]
+    test: bool = False
 
 
 def _clerk(row: sqlite3.Row) -> Clerk:
@@ -151,7 +152,7 @@ class BackOfficeStore:
                 cursor = await conn.execute(
                     "INSERT INTO records (submission_id, tenant, record_type, "
                     "form_slug, form_version, form_title, receipt, received_at, "
-                    "taken_at, field_values) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "taken_at, field_values, test) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         record.submission_id,
                         record.tenant,
@@ -163,6 +164,7 @@ class BackOfficeStore:
                         record.received_at,
                         record.taken_at,
                         json.dumps(record.values, ensure_ascii=False),
+                        int(record.test),
                     ),
                 )
                 await conn.executemany(
@@ -186,9 +188,13 @@ class BackOfficeStore:
         receipt: str = "",
         status: str = "",
         limit: int = 200,
+        tests: bool = False,
     ) -> list[sqlite3.Row]:
-        """Return records newest first, for some tenants, by receipt or status."""
-        where, params = ["1 = 1"], []
+        """Return records newest first, for some tenants, by receipt or status.
+
+        Records of test submissions come only when `tests` asks for them.
+        """
+        where, params = ["1 = 1" if tests else "test = 0"], []
         if tenants is not None:
             where.append(f"tenant IN ({','.join('?' * len(tenants))})")
             params.extend(tenants)

@@ -36,6 +36,8 @@ class SealedSubmission:
     sealed_key: bytes
     sealed_values: bytes
     files: tuple[SealedFile, ...]
+    # Sent from a clerk's preview: marked as a test wherever it appears.
+    test: bool = False
 
 
 class DuplicateNonce(Exception):
@@ -160,7 +162,9 @@ class PortalStore:
                     (nonce, submission.receipt, submission.received_at, nonce_expires),
                 )
                 await conn.execute(
-                    "INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO submissions (id, tenant, form_slug, form_version, "
+                    "receiver, receipt, received_at, sealed_key, sealed_values, test) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         submission.id,
                         submission.tenant,
@@ -171,6 +175,7 @@ class PortalStore:
                         submission.received_at,
                         submission.sealed_key,
                         submission.sealed_values,
+                        int(submission.test),
                     ),
                 )
                 await conn.executemany(
@@ -216,6 +221,7 @@ class PortalStore:
                 row["sealed_key"],
                 row["sealed_values"],
                 tuple(files[row["id"]]),
+                bool(row["test"]),
             )
             for row in rows
         ]

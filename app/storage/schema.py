@@ -41,6 +41,10 @@ PORTAL = (
         expires_at TEXT NOT NULL
     );
     """,
+    # Submissions a clerk sent from a form's preview, to try it out.
+    """
+    ALTER TABLE submissions ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 # The built-in back office: MODWORK's stand-in.
