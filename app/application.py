@@ -18,7 +18,7 @@ from app.backoffice.ingest import Ingest, remove_orphan_attachments
 from app.backoffice.service import RECEIVER, BackOffice
 from app.backoffice.views import LOGIN_THROTTLE
 from app.clock import utcnow
-from app.commands import import_demo_forms, register_commands
+from app.commands import register_commands
 from app.config import ROOT, Config
 from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
@@ -80,8 +80,8 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     portal.register_receiver(RECEIVER, backoffice.public_key())
     grace = timedelta(minutes=config.grace_minutes)
     desk = FormDesk(backoffice_db, catalog, portal, scheduler, scheduler.clock, grace)
-    app[FORMS] = desk
-    await import_demo_forms(desk, app[TENANTS])
+    app[FORMS] = backoffice.forms = desk
+    await backoffice.load_demo_forms(portal, app[TENANTS])
     await desk.start()
     await portal.queue.remove_orphans()
     await remove_orphan_attachments(backoffice)

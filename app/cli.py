@@ -137,17 +137,13 @@ async def add_clerk(
 
 
 @contextlib.asynccontextmanager
-async def _offline_desk(config: Config):
-    """Open both stores without a server, for a command that acts on forms."""
-    from datetime import timedelta
-
-    from app.backoffice.forms import FormDesk
+async def _both_sides(config: Config):
+    """Open both sides' stores without a server, for a command on forms."""
     from app.backoffice.service import RECEIVER, BackOffice
     from app.forms.catalog import CATALOG_PATH, load_catalog
     from app.portal.service import Portal
     from app.storage import schema
     from app.storage.db import open_database
-    from app.timers import Scheduler
 
     catalog = load_catalog(CATALOG_PATH)
     portal_db = await open_database(config.portal_dir / "portal.db", schema.PORTAL)
@@ -158,12 +154,7 @@ async def _offline_desk(config: Config):
         portal = Portal(config, portal_db, catalog)
         backoffice = BackOffice(config, backoffice_db, catalog)
         portal.register_receiver(RECEIVER, backoffice.public_key())
-        # No timer runs here: the server recomputes the schedule when it starts.
-        scheduler = Scheduler()
-        grace = timedelta(minutes=config.grace_minutes)
-        yield FormDesk(
-            backoffice_db, catalog, portal, scheduler, scheduler.clock, grace
-        )
+        yield portal, backoffice
     finally:
         await portal_db.close()
         await backoffice_db.close()
@@ -172,7 +163,7 @@ async def _offline_desk(config: Config):
 async def import_form(config: Config, path: Path) -> dict:
     """Save a form definition file as the form's next version and schedule it."""
     from app import control
-    from app.commands import import_text
+    from app.commands import publish_definition
     from app.tenants import load_tenants
 
     try:
@@ -182,8 +173,9 @@ async def import_form(config: Config, path: Path) -> dict:
     args = {"text": text, "source": str(path)}
     if (answer := await control.call(config.data, "import-form", args)) is not None:
         return answer
-    async with _offline_desk(config) as desk:
-        return await import_text(desk, load_tenants(config.themes), text, str(path))
+    async with _both_sides(config) as (portal, backoffice):
+        tenants = load_tenants(config.themes)
+        return await publish_definition(portal, backoffice, tenants, text, str(path))
 
 
 async def export_form(
@@ -196,8 +188,8 @@ async def export_form(
     args = {"tenant": tenant, "slug": slug, "version": version}
     if (answer := await control.call(config.data, "export-form", args)) is not None:
         return answer
-    async with _offline_desk(config) as desk:
-        return await export_text(desk, tenant, slug, version)
+    async with _both_sides(config) as (portal, backoffice):
+        return await export_text(backoffice.form_desk(portal), tenant, slug, version)
 
 
 def main(argv: list[str] | None = None) -> None:

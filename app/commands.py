@@ -1,54 +1,52 @@
 """What the admin's commands do, the same through the control socket or not."""
 
+import asyncio
 import logging
 from datetime import datetime
-from pathlib import Path
 
 from aiohttp import web
 
-from app import localtime
 from app.backoffice.forms import FORMS, FormDesk, FormError
+from app.backoffice.service import BackOffice
 from app.clock import BERLIN
 from app.control import ControlError
-from app.forms.definition import DefinitionError, FormDefinition, parse_definition
+from app.forms.definition import DefinitionError, parse_definition
 from app.forms.source import definition_yaml
-from app.keys import CONTROL, TENANTS
+from app.keys import BACKOFFICE, CONTROL, PORTAL, TENANTS
+from app.portal.service import Portal
 
 log = logging.getLogger(__name__)
 
-DEMO_FORMS = Path(__file__).resolve().parent / "demo" / "forms"
 
-
-def _schedule(form: FormDefinition) -> tuple[datetime | None, datetime | None]:
-    """Return a definition's publish_from and publish_until as UTC moments."""
-    start = localtime.from_iso(form.publish_from).utc if form.publish_from else None
-    until = None
-    if form.publish_until:
-        until = localtime.from_iso(form.publish_until, until=True).utc
-    return start, until
+async def publish_definition(
+    portal: Portal,
+    backoffice: BackOffice,
+    tenants,
+    text: str,
+    source: str,
+    *,
+    only_tenant: str | None = None,
+    by: str = "import-form",
+) -> dict:
+    """Check a definition whole, save it as a new version and schedule it."""
+    try:
+        # Parsing a large definition takes a while; the portal keeps serving.
+        form = await asyncio.to_thread(parse_definition, text, backoffice.catalog)
+    except DefinitionError as error:
+        raise ControlError(f"{source}: {error}") from error
+    if form.tenant not in tenants or only_tenant not in (None, form.tenant):
+        raise ControlError(f"{source}: unknown tenant {form.tenant!r}")
+    try:
+        version = await backoffice.publish(portal, form, by)
+    except FormError as error:
+        # A schedule or form that cannot go online is a fault of the file.
+        raise ControlError(f"{source}: {error}") from DefinitionError(None, str(error))
+    log.info("Imported %s/%s version %s", form.tenant, form.slug, version)
+    return {"form": f"{form.tenant}/{form.slug}", "version": version}
 
 
 def _berlin_iso(moment: datetime) -> str:
     return moment.astimezone(BERLIN).isoformat(timespec="minutes")
-
-
-async def import_text(
-    desk: FormDesk, tenants, text: str, source: str, clerk: str = "import-form"
-) -> dict:
-    """Check a definition whole, save it as a new version and schedule it."""
-    try:
-        form = parse_definition(text, desk.catalog)
-    except DefinitionError as error:
-        raise ControlError(f"{source}: {error}") from error
-    if form.tenant not in tenants:
-        raise ControlError(f"{source}: unknown tenant {form.tenant!r}")
-    start, until = _schedule(form)
-    try:
-        version = await desk.import_definition(form, clerk, start, until)
-    except FormError as error:
-        raise ControlError(f"{source}: {error}") from error
-    log.info("Imported %s/%s version %s", form.tenant, form.slug, version)
-    return {"form": f"{form.tenant}/{form.slug}", "version": version}
 
 
 async def export_text(
@@ -75,22 +73,13 @@ async def export_text(
     return {"form": f"{tenant}/{slug}", "version": number, "text": text}
 
 
-async def import_demo_forms(desk: FormDesk, tenants) -> None:
-    """Import the demo forms, the same way as import-form, into an empty store."""
-    if await desk.store.forms(None):
-        return
-    for path in sorted(DEMO_FORMS.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        if parse_definition(text, desk.catalog).tenant in tenants:
-            await import_text(desk, tenants, text, path.name, clerk="system")
-
-
 def register_commands(app: web.Application) -> None:
     """Offer the admin's commands on the running server's control socket."""
 
     async def import_form(args: dict) -> dict:
-        return await import_text(
-            app[FORMS],
+        return await publish_definition(
+            app[PORTAL],
+            app[BACKOFFICE],
             app[TENANTS],
             str(args.get("text", "")),
             str(args.get("source", "form")),

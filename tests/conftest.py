@@ -167,9 +167,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium, driven by Playwright."""
+    """Debian's chromium, driven by Playwright, for one test module.
+
+    While open, Playwright's sync API leaves its event loop marked as running
+    in the main thread, so a browser kept for the whole session would make
+    every async test collected after its module fail.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(
             "Debian's chromium is missing at /usr/bin/chromium: install it with "

@@ -7,8 +7,8 @@ import pytest
 
 from app.application import create_app
 from app.backoffice.forms import FORMS, TIMER_KEY
-from app.commands import import_text
-from app.keys import SCHEDULER, TENANTS
+from app.commands import publish_definition
+from app.keys import BACKOFFICE, PORTAL, SCHEDULER, TENANTS
 from tests.admin_helpers import ADMIN, Clock, log_in_clerk, page_text, post
 from tests.conftest import form_data, open_form, wait_until_taken
 from tests.test_submission import GOOD_SEPA
@@ -46,7 +46,9 @@ async def client(aiohttp_client, config, clock):
 
 async def import_form(client, text: str = FORM) -> int:
     app = client.app
-    answer = await import_text(app[FORMS], app[TENANTS], text, "test")
+    answer = await publish_definition(
+        app[PORTAL], app[BACKOFFICE], app[TENANTS], text, "test"
+    )
     return answer["version"]
 
 

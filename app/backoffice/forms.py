@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from app import localtime
 from app.clock import iso
 from app.forms import lifecycle
 from app.forms.catalog import Catalog
@@ -57,6 +58,15 @@ class Overview:
     def has_draft(self) -> bool:
         """Say whether the newest version was saved after the last publication."""
         return self.form.last_version > (self.published_version or 0)
+
+
+def schedule_of(form: FormDefinition) -> tuple[datetime | None, datetime | None]:
+    """Return a definition's publish_from and publish_until as UTC moments."""
+    start = localtime.from_iso(form.publish_from).utc if form.publish_from else None
+    until = None
+    if form.publish_until:
+        until = localtime.from_iso(form.publish_until, until=True).utc
+    return start, until
 
 
 def publish_problems(form: FormDefinition) -> list[str]:

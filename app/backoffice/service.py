@@ -3,17 +3,22 @@
 import json
 import logging
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from app import crypto
+from app.backoffice.forms import FormDesk, schedule_of
 from app.config import Config
 from app.forms.catalog import Catalog
-from app.forms.definition import FormDefinition
+from app.forms.definition import FormDefinition, load_definition_file
+from app.portal.service import Portal
 from app.storage.backoffice import BackOfficeStore
 from app.storage.db import Database, ensure_private_dir, secret_file
+from app.timers import Scheduler
 
 log = logging.getLogger(__name__)
 
+DEMO_FORMS = Path(__file__).resolve().parent.parent / "demo" / "forms"
 RECEIVER = "builtin"
 
 
@@ -33,6 +38,9 @@ class BackOffice:
         self.private_key = crypto.load_private_key(self.key_path)
         self.form_secret = secret_file(folder / "forms.secret")
         self.setup_token_hash: str | None = None
+        # The server sets the desk that runs on its scheduler; a command
+        # without a server gets one made on first use.
+        self.forms: FormDesk | None = None
 
     def public_key(self) -> bytes:
         """Return the receiver's public key, for the portal to seal to."""
@@ -57,3 +65,30 @@ class BackOffice:
         return (
             FormDefinition.from_dict(json.loads(text), self.catalog) if text else None
         )
+
+    def form_desk(self, portal: Portal) -> FormDesk:
+        """Return the desk of this back office's forms, made on first use."""
+        if self.forms is None:
+            # No timer runs here; the server recomputes the schedule from the
+            # database when it starts.
+            scheduler = Scheduler()
+            grace = timedelta(minutes=self.config.grace_minutes)
+            self.forms = FormDesk(
+                self.store.db, self.catalog, portal, scheduler, scheduler.clock, grace
+            )
+        return self.forms
+
+    async def publish(self, portal: Portal, form: FormDefinition, clerk: str) -> int:
+        """Save a checked definition as the form's next version and schedule it."""
+        start, until = schedule_of(form)
+        desk = self.form_desk(portal)
+        return await desk.import_definition(form, clerk, start, until)
+
+    async def load_demo_forms(self, portal: Portal, tenants) -> None:
+        """Publish the demo forms, the way import-form does, into an empty store."""
+        if await self.store.form_count():
+            return
+        for path in sorted(DEMO_FORMS.glob("*.yaml")):
+            form = load_definition_file(path, self.catalog)
+            if form.tenant in tenants:
+                await self.publish(portal, form, "system")
