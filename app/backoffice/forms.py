@@ -8,6 +8,7 @@ when a start or end has happened, forgets ended versions on the portal once
 their grace period is over, and re-arms itself for the next change.
 """
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -101,6 +102,9 @@ class FormDesk:
         self.scheduler = scheduler
         self.clock = clock
         self.grace = grace
+        # One change of a schedule at a time: each reads the publications,
+        # plans and writes them back whole, and must not undo another.
+        self._changing = asyncio.Lock()
 
     # Reading.
 
@@ -207,10 +211,8 @@ class FormDesk:
         if until is not None and until <= max(start, now):
             raise FormError("Das Ende muss nach dem Beginn und in der Zukunft liegen.")
         new = Publication(version, max(start, now), until, clerk, now)
-        schedule = lifecycle.plan_publish(await self.store.publications(form.id), new)
         event = (iso(now), "published", version, clerk)
-        await self.store.save_schedule(form.id, schedule, event)
-        await self._hand_over(form)
+        await self._change(form, lambda old: lifecycle.plan_publish(old, new), event)
         log.info("Scheduled %s/%s version %s", form.tenant, form.slug, version)
 
     async def end(self, form: FormRow, at: datetime | None, clerk: str) -> None:
@@ -219,13 +221,11 @@ class FormDesk:
         at = at or now
         if at < now - timedelta(minutes=1):
             raise FormError("Das Ende liegt in der Vergangenheit.")
-        publications = await self.store.publications(form.id)
-        if not publications:
+        if not await self.store.publications(form.id):
             raise FormError("Das Formular ist nicht veröffentlicht.")
-        schedule = lifecycle.plan_end(publications, max(at, now))
         event = (iso(now), "ended", None, clerk)
-        await self.store.save_schedule(form.id, schedule, event)
-        await self._hand_over(form)
+        moment = max(at, now)
+        await self._change(form, lambda old: lifecycle.plan_end(old, moment), event)
         log.info("Ended %s/%s", form.tenant, form.slug)
 
     async def delete(self, form: FormRow, clerk: str) -> None:
@@ -233,19 +233,18 @@ class FormDesk:
         if form.deleted_at is not None:
             return
         now = self.clock()
-        schedule = lifecycle.plan_end(await self.store.publications(form.id), now)
         event = (iso(now), "deleted", None, clerk)
-        await self.store.save_schedule(form.id, schedule, event, deleted_at=iso(now))
-        await self._hand_over(form)
+        await self._change(
+            form, lambda old: lifecycle.plan_end(old, now), event, deleted_at=iso(now)
+        )
         log.info("Deleted %s/%s", form.tenant, form.slug)
 
     async def undelete(self, form: FormRow, clerk: str) -> None:
         """Bring a deleted form back with all its versions, offline."""
         if form.deleted_at is None:
             return
-        publications = await self.store.publications(form.id)
         event = (iso(self.clock()), "undeleted", None, clerk)
-        await self.store.save_schedule(form.id, publications, event, deleted_at=None)
+        await self._change(form, list, event, deleted_at=None)
         log.info("Restored %s/%s", form.tenant, form.slug)
 
     async def import_definition(
@@ -273,6 +272,19 @@ class FormDesk:
         begin = max(start or now, now)
         await self.publish(form, number, begin, until, clerk)
         return number
+
+    async def _change(
+        self,
+        form: FormRow,
+        plan: Callable[[list[Publication]], list[Publication]],
+        event: tuple[str, str, int | None, str],
+        deleted_at: str | None | bool = False,
+    ) -> None:
+        """Replan a form's schedule whole, then hand it to the portal."""
+        async with self._changing:
+            schedule = plan(await self.store.publications(form.id))
+            await self.store.save_schedule(form.id, schedule, event, deleted_at)
+        await self._hand_over(form)
 
     # Handing the schedule to the portal, and the timer.
 
@@ -305,7 +317,14 @@ class FormDesk:
 
     async def run_due(self) -> None:
         """Note every start and end that has happened, purge, and re-arm."""
-        now = self.clock()
+        async with self._changing:
+            await self._note_what_happened(self.clock())
+        await self.portal.purge_ended(self.grace)
+        await self.arm()
+
+    async def _note_what_happened(self, now: datetime) -> None:
+        # Limitation: every run reads the publications of every form; that is
+        # cheap for a utility's few hundred forms, not for many thousands.
         for form_id, publications in (await self.store.all_publications()).items():
             for p in publications:
                 if p.start <= now and not p.start_noted:
@@ -318,8 +337,6 @@ class FormDesk:
                         form_id, p.version, "end_noted", "offline", iso(p.until)
                     )
                     log.info("Form %s version %s is offline", form_id, p.version)
-        await self.portal.purge_ended(self.grace)
-        await self.arm()
 
     async def arm(self) -> None:
         """Set the one timer to the next due change, or cancel it."""

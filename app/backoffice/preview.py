@@ -82,6 +82,9 @@ async def preview_page(request: web.Request) -> web.Response:
     return _form_page(request, form, served)
 
 
+# Limitation: a test send is read by the back office's handler with the
+# portal's intake in the same process; once the two sides run as separate
+# processes, the back office needs an intake of its own for test sends.
 async def preview_send(request: web.Request) -> web.Response:
     """Take a test send of a previewed version, as the portal takes a real one."""
     number = request.match_info["version"]

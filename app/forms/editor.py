@@ -21,6 +21,8 @@ from app.forms.definition import (
     build_field,
 )
 
+# Limitation: a form is one page of sections; the editor offers no steps with
+# a check-your-answers page, no conditional fields and no repeatable groups.
 MB = 1_000_000
 MAX_TEXT = 2000
 TYPE_LABELS = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}

@@ -72,6 +72,9 @@ def _cut(publications: list[Publication], moment: datetime) -> list[Publication]
     """End every publication at a moment; drop those that begin no earlier."""
     kept = []
     for publication in publications:
+        # Limitation: a publication that had not begun leaves no trace in the
+        # schedule, so a form deleted before its first start is a draft again
+        # when restored; its history still shows the planned publication.
         if publication.start >= moment:
             continue
         if publication.until is None or publication.until > moment:
@@ -82,6 +85,8 @@ def _cut(publications: list[Publication], moment: datetime) -> list[Publication]
     return kept
 
 
+# Limitation: a version has one window in the schedule at most, so publishing
+# a version again moves its window instead of adding a second one.
 def plan_publish(
     publications: list[Publication], new: Publication
 ) -> list[Publication]:
