@@ -5,7 +5,8 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 
 import aiohttp_jinja2
 import jinja2
@@ -15,6 +16,7 @@ from app.api import routes as api_routes
 from app.api.receivers import apply_receivers
 from app.api.service import api_side
 from app.backoffice import routes as backoffice_routes
+from app.backoffice.forms import FORMS, FormDesk
 from app.backoffice.ingest import Ingest, remove_orphan_attachments
 from app.backoffice.links import open_links
 from app.backoffice.service import RECEIVER, BackOffice
@@ -23,6 +25,7 @@ from app.backoffice.views import (
     NAME_FAILURES_PER_WINDOW,
     NAME_THROTTLE,
 )
+from app.clock import utcnow
 from app.commands import register_commands
 from app.config import ROOT, Config
 from app.control import ControlServer
@@ -92,10 +95,15 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     backoffice_db = await open_database(
         config.backoffice_dir / "backoffice.db", schema.BACKOFFICE
     )
-    portal = Portal(config, portal_db, catalog)
+    scheduler = app[SCHEDULER]
+    portal = Portal(config, portal_db, catalog, scheduler.clock)
     backoffice = BackOffice(config, backoffice_db, catalog)
     portal.register_receiver(RECEIVER, backoffice.public_key())
+    grace = timedelta(minutes=config.grace_minutes)
+    desk = FormDesk(backoffice_db, catalog, portal, scheduler, scheduler.clock, grace)
+    app[FORMS] = backoffice.forms = desk
     await backoffice.load_demo_forms(portal, app[TENANTS])
+    await desk.start()
     await portal.queue.remove_orphans()
     await remove_orphan_attachments(backoffice)
     app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
@@ -125,6 +133,9 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     log.info("Ready on %s", config.public_url)
     yield
     await control.close()
+    # The scheduler ends between actions, so no query is cut off half-way.
+    scheduler.stop()
+    await tasks[1]
     for task in tasks:
         task.cancel()
     for task in tasks:
@@ -146,15 +157,17 @@ async def _announce_setup(backoffice: BackOffice, config: Config) -> None:
         )
 
 
-def create_app(config: Config) -> web.Application:
-    """Build the application for a configuration."""
+def create_app(
+    config: Config, clock: Callable[[], datetime] = utcnow
+) -> web.Application:
+    """Build the application for a configuration (and, in tests, a clock)."""
     app = web.Application(
         middlewares=[error_middleware, forwarded_middleware, listener_middleware]
     )
     app[CONFIG] = config
     app[TENANTS] = apply_receivers(load_tenants(config.themes), config)
     app[READY] = asyncio.Event()
-    app[SCHEDULER] = Scheduler()
+    app[SCHEDULER] = Scheduler(clock)
     app[SEND_THROTTLE] = Throttle(config.submissions_per_minute)
     app[EMPTY_FORMS] = {}
     app[LOGIN_THROTTLE] = Throttle(config.logins_per_minute)

@@ -25,7 +25,14 @@ API_COMMANDS = (
     "new-receiver-key",
     "pull",
 )
-COMMANDS = ("serve", "add-clerk", "import-form", "send-link", *API_COMMANDS)
+COMMANDS = (
+    "serve",
+    "add-clerk",
+    "import-form",
+    "export-form",
+    "send-link",
+    *API_COMMANDS,
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML file: MODWORK field names and their values",
     )
     _common(link)
+    export = commands.add_parser(
+        "export-form", help="print a form's version as a definition file"
+    )
+    export.add_argument("tenant")
+    export.add_argument("slug")
+    export.add_argument(
+        "--version", type=int, help="the version to print (default: the newest)"
+    )
+    _common(export)
     return parser
 
 
@@ -210,8 +226,8 @@ async def add_clerk(
 
 @contextlib.asynccontextmanager
 async def _both_sides(config: Config):
-    """Open both sides' stores, for a command that finds no server running."""
-    from app.backoffice.service import BackOffice
+    """Open both sides' stores without a server, for a command on forms."""
+    from app.backoffice.service import RECEIVER, BackOffice
     from app.forms.catalog import CATALOG_PATH, load_catalog
     from app.portal.service import Portal
     from app.storage import schema
@@ -225,11 +241,43 @@ async def _both_sides(config: Config):
     try:
         portal = Portal(config, portal_db, catalog)
         backoffice = BackOffice(config, backoffice_db, catalog)
-        portal.register_receiver("builtin", backoffice.public_key())
+        portal.register_receiver(RECEIVER, backoffice.public_key())
         yield portal, backoffice
     finally:
         await portal_db.close()
         await backoffice_db.close()
+
+
+async def import_form(config: Config, path: Path) -> dict:
+    """Save a form definition file as the form's next version and schedule it."""
+    from app import control
+    from app.commands import publish_definition
+    from app.tenants import load_tenants
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise control.ControlError(f"{path}: {error}") from error
+    args = {"text": text, "source": str(path)}
+    if (answer := await control.call(config.data, "import-form", args)) is not None:
+        return answer
+    async with _both_sides(config) as (portal, backoffice):
+        tenants = load_tenants(config.themes)
+        return await publish_definition(portal, backoffice, tenants, text, str(path))
+
+
+async def export_form(
+    config: Config, tenant: str, slug: str, version: int | None
+) -> dict:
+    """Return a form's version as definition YAML, from the server or the store."""
+    from app import control
+    from app.commands import export_text
+
+    args = {"tenant": tenant, "slug": slug, "version": version}
+    if (answer := await control.call(config.data, "export-form", args)) is not None:
+        return answer
+    async with _both_sides(config) as (portal, backoffice):
+        return await export_text(backoffice.form_desk(portal), tenant, slug, version)
 
 
 def _run_api_command(args: argparse.Namespace) -> None:
@@ -304,25 +352,6 @@ def _pull(args: argparse.Namespace) -> None:
         raise SystemExit(
             f"{len(result.failed)} Eingänge konnten nicht geöffnet werden; "
             "sie bleiben im Portal."
-        )
-
-
-async def import_form(config: Config, path: Path) -> dict:
-    """Publish a form definition file as the form's next version."""
-    from app import control
-    from app.commands import publish_definition
-    from app.tenants import load_tenants
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise control.ControlError(f"{path}: {error}") from error
-    args = {"text": text, "source": str(path)}
-    if (answer := await control.call(config.data, "import-form", args)) is not None:
-        return answer
-    async with _both_sides(config) as (portal, backoffice):
-        return await publish_definition(
-            portal, backoffice, load_tenants(config.themes), text, str(path)
         )
 
 
@@ -406,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
             answer = asyncio.run(import_form(config, args.file.resolve()))
         except ControlError as error:
             raise SystemExit(str(error)) from error
-        print(f"{answer['form']}: Version {answer['version']} veröffentlicht.")  # noqa: T201
+        print(f"{answer['form']}: Version {answer['version']} importiert.")  # noqa: T201
     elif command == "send-link":
         from app.control import ControlError
 
@@ -420,3 +449,13 @@ def main(argv: list[str] | None = None) -> None:
             else "die E-Mail ist unterwegs"
         )
         print(f"{answer['form']}: Link {answer['link']} angelegt; {state}.")  # noqa: T201
+    elif command == "export-form":
+        from app.control import ControlError
+
+        try:
+            answer = asyncio.run(
+                export_form(config, args.tenant, args.slug, args.version)
+            )
+        except ControlError as error:
+            raise SystemExit(str(error)) from error
+        sys.stdout.write(answer["text"])

@@ -2,14 +2,18 @@
 
 import asyncio
 import logging
+from datetime import datetime
 
 from aiohttp import web
 
+from app.backoffice.forms import FORMS, FormDesk, FormError
 from app.backoffice.links import LinkError, LinkOffice, LinkRequest
 from app.backoffice.service import BackOffice
+from app.clock import BERLIN
 from app.control import ControlError
 from app.forms.catalog import YamlError, load_yaml
 from app.forms.definition import DefinitionError, parse_definition
+from app.forms.source import definition_yaml
 from app.keys import BACKOFFICE, CONTROL, LINK_OFFICE, PORTAL, TENANTS
 from app.portal.service import Portal
 
@@ -26,7 +30,7 @@ async def publish_definition(
     only_tenant: str | None = None,
     by: str = "import-form",
 ) -> dict:
-    """Check a definition whole and publish it as the form's next version."""
+    """Check a definition whole, save it as a new version and schedule it."""
     try:
         # Parsing a large definition takes a while; the portal keeps serving.
         form = await asyncio.to_thread(parse_definition, text, backoffice.catalog)
@@ -34,7 +38,12 @@ async def publish_definition(
         raise ControlError(f"{source}: {error}") from error
     if form.tenant not in tenants or only_tenant not in (None, form.tenant):
         raise ControlError(f"{source}: unknown tenant {form.tenant!r}")
-    version = await backoffice.publish(portal, form, by)
+    try:
+        version = await backoffice.publish(portal, form, by)
+    except FormError as error:
+        # A schedule or form that cannot go online is a fault of the file.
+        raise ControlError(f"{source}: {error}") from DefinitionError(None, str(error))
+    log.info("Imported %s/%s version %s", form.tenant, form.slug, version)
     return {"form": f"{form.tenant}/{form.slug}", "version": version}
 
 
@@ -67,6 +76,34 @@ async def send_link(office: LinkOffice, args: dict) -> dict:
     return {"link": link_id, "form": f"{request.tenant}/{request.slug}"}
 
 
+def _berlin_iso(moment: datetime) -> str:
+    return moment.astimezone(BERLIN).isoformat(timespec="minutes")
+
+
+async def export_text(
+    desk: FormDesk, tenant: str, slug: str, version: int | None = None
+) -> dict:
+    """Write a form's version (default: the newest) as a definition file."""
+    form = await desk.form(tenant, slug)
+    if form is None:
+        raise ControlError(f"there is no form {tenant}/{slug}")
+    number = version or form.last_version
+    definition = await desk.version(form, number)
+    if definition is None:
+        raise ControlError(f"form {tenant}/{slug} has no version {number}")
+    schedule = [
+        p for p in await desk.store.publications(form.id) if p.version == number
+    ]
+    start = until = ""
+    if schedule:
+        start = _berlin_iso(schedule[0].start)
+        if schedule[0].until is not None:
+            until = _berlin_iso(schedule[0].until)
+    heading = f"Form {tenant}/{slug}, version {number}, exported from MODPORTAL"
+    text = definition_yaml(definition, desk.catalog, start, until, heading)
+    return {"form": f"{tenant}/{slug}", "version": number, "text": text}
+
+
 def register_commands(app: web.Application) -> None:
     """Offer the admin's commands on the running server's control socket."""
 
@@ -82,5 +119,15 @@ def register_commands(app: web.Application) -> None:
     async def send_link_command(args: dict) -> dict:
         return await send_link(app[LINK_OFFICE], args)
 
+    async def export_form(args: dict) -> dict:
+        version = args.get("version")
+        return await export_text(
+            app[FORMS],
+            str(args.get("tenant", "")),
+            str(args.get("slug", "")),
+            int(version) if version else None,
+        )
+
     app[CONTROL].register("import-form", import_form)
     app[CONTROL].register("send-link", send_link_command)
+    app[CONTROL].register("export-form", export_form)

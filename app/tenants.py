@@ -18,6 +18,8 @@ MAIL_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 COLOR_KEYS = ("primary", "on_primary", "accent", "background", "text", "link")
 
 
+# Limitation: a tenant's design is read from its themes/ folder at start; the
+# back office cannot edit, preview, version or restore designs yet.
 class TenantError(Exception):
     """A tenant's file is missing something or says something impossible."""
 

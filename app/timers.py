@@ -44,6 +44,7 @@ class Scheduler:
         self._by_key: dict[str, _Entry] = {}
         self._order = itertools.count()
         self._changed = asyncio.Event()
+        self._stopping = False
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -96,10 +97,21 @@ class Scheduler:
         wait = (when - self.clock()).total_seconds()
         return min(max(wait, 0.0), self.max_sleep_s)
 
+    def stop(self) -> None:
+        """Let run() return once the action running now, if any, is done."""
+        self._stopping = True
+        self._changed.set()
+
     async def run(self) -> None:
-        """Sleep until the next due item or a change of schedule, forever."""
-        while True:
+        """Sleep until the next due item or a change of schedule, until stopped."""
+        while not self._stopping:
             await self.run_due()
+            if self._stopping:
+                return
             self._changed.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+            # cancellation that arrives just as the schedule changes, and the
+            # server would then hang on shutdown.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self.seconds_to_sleep())
+                async with asyncio.timeout(self.seconds_to_sleep()):
+                    await self._changed.wait()

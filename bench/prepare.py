@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from app.backoffice.service import BackOffice
@@ -103,3 +104,46 @@ async def add_pending(
                 raise ValueError(f"bench values refused: {sorted(result.errors)}")
             await portal.commit(intake, result.values, secrets.token_hex(16), receiver)
     log.info("Added %s pending submissions of %s/%s", count, tenant, slug)
+
+
+SCHEDULE_FORM = Path(__file__).resolve().parents[1] / "app" / "demo" / "forms"
+
+
+async def add_waiting_timers(data: Path, count: int) -> None:
+    """Give a data folder `count` scheduled form changes and `count` live links."""
+    from app.backoffice.links import LinkRequest, open_links
+    from app.clock import utcnow
+    from app.timers import Scheduler
+
+    async with both_sides(data) as (portal, backoffice):
+        base = load_definition_file(
+            SCHEDULE_FORM / "sepa-mandat.yaml", backoffice.catalog
+        )
+        start = utcnow() + timedelta(days=1)
+        for number in range(count):
+            # Each a form of its own that goes live on a later day and ends a
+            # week after: two timers' worth of schedule each, as clerks set.
+            when = start + timedelta(hours=number)
+            form = dataclasses.replace(
+                base,
+                slug=f"plan-{number}",
+                publish_from=when.isoformat(),
+                publish_until=(when + timedelta(days=7)).isoformat(),
+            )
+            await backoffice.publish(portal, form, "bench")
+        tenants = load_tenants(portal.config.themes)
+        scheduler = Scheduler()
+        _, _, office = open_links(portal.config, portal, backoffice, tenants, scheduler)
+        for number in range(count):
+            await office.create(
+                LinkRequest(
+                    "musterstadt",
+                    "sepa-mandat",
+                    f"kunde{number}@example.org",
+                    {"KUNDE_ORT": "Dresden"},
+                ),
+                "bench",
+            )
+        # The links' mails go out here (as .eml files, no SMTP in the bench
+        # config), so the idle server has only the timers left to wait on.
+        await scheduler.run_due()

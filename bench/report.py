@@ -189,7 +189,7 @@ def _ingest_row(f: Figures) -> Row:
 
 def _idle_cpu_row(f: Figures) -> Row:
     return Row(
-        f"6. CPU when idle for {f.idle_seconds:g} s (demo data only)",
+        f"6. CPU when idle for {f.idle_seconds:g} s (1,000 changes, 1,000 links)",
         f"{f.idle_cpu_percent:.2f} %",
         f"{f.baseline_idle_cpu_percent:.2f} %",
         f"+{f.idle_cpu_percent - f.baseline_idle_cpu_percent:.2f} points",

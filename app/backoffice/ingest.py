@@ -151,6 +151,7 @@ class Ingest:
             values=payload["values"],
             attachments=tuple(attachments),
             link_id=payload.get("link_id"),
+            test=submission.test,
         )
 
 

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from app.backoffice import link_views, views
+from app.backoffice import form_views, link_views, preview, views
 
 
 def add_routes(app: web.Application) -> None:
@@ -28,3 +28,20 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/links/{id}", link_views.link_page)
     app.router.add_post("/admin/links/{id}/revoke", link_views.revoke_link)
     app.router.add_post("/admin/links/{id}/resend", link_views.resend_link)
+
+    forms, one = form_views, "/admin/forms/{tenant}/{slug}"
+    app.router.add_get("/admin/forms", forms.forms_list)
+    app.router.add_get("/admin/forms/new", forms.new_form_page)
+    app.router.add_post("/admin/forms/new", forms.create_form)
+    app.router.add_get(one, forms.form_page)
+    app.router.add_get(f"{one}/edit", forms.editor_page)
+    app.router.add_post(f"{one}/edit", forms.save_draft)
+    app.router.add_post(f"{one}/publish", forms.publish)
+    app.router.add_post(f"{one}/end", forms.end)
+    app.router.add_post(f"{one}/delete", forms.delete)
+    app.router.add_post(f"{one}/undelete", forms.undelete)
+    app.router.add_get(f"{one}/compare", forms.compare_page)
+    app.router.add_get(f"{one}/preview", preview.preview_page)
+    app.router.add_post(f"{one}/preview/{{version}}", preview.preview_send)
+    app.router.add_get(f"{one}/versions/{{version}}", forms.version_page)
+    app.router.add_post(f"{one}/versions/{{version}}/restore", forms.restore_version)

@@ -3,18 +3,18 @@
 import json
 import logging
 import secrets
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 from app import crypto
-from app.clock import BERLIN, iso, utcnow
+from app.backoffice.forms import FormDesk, schedule_of
 from app.config import Config
 from app.forms.catalog import Catalog
 from app.forms.definition import FormDefinition, load_definition_file
 from app.portal.service import Portal
 from app.storage.backoffice import BackOfficeStore
 from app.storage.db import Database, ensure_private_dir, secret_file
-from app.storage.portal import PublishedVersion
+from app.timers import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ class BackOffice:
         self.form_secret = secret_file(folder / "forms.secret")
         self.setup_token_hash: str | None = None
         self._definitions: dict[tuple[str, str, int], FormDefinition] = {}
+        # The server sets the desk that runs on its scheduler; a command
+        # without a server gets one made on first use.
+        self.forms: FormDesk | None = None
 
     def public_key(self) -> bytes:
         """Return the receiver's public key, for the portal to seal to."""
@@ -70,40 +73,29 @@ class BackOffice:
             )
         return self._definitions[key]
 
-    async def publish(self, portal: Portal, form: FormDefinition, clerk: str) -> int:
-        """Store a form as a new version and publish it on the portal."""
-        definition = json.dumps(form.to_dict(), ensure_ascii=False)
-        now = iso(utcnow())
-        number = await self.store.add_form_version(
-            form.tenant, form.slug, definition, clerk, now
-        )
-        await portal.publish(
-            PublishedVersion(
-                form.tenant,
-                form.slug,
-                number,
-                definition,
-                _utc(form.publish_from),
-                _utc(form.publish_until),
+    def form_desk(self, portal: Portal) -> FormDesk:
+        """Return the desk of this back office's forms, made on first use."""
+        if self.forms is None:
+            # No timer runs here; the server recomputes the schedule from the
+            # database when it starts.
+            scheduler = Scheduler()
+            grace = timedelta(minutes=self.config.grace_minutes)
+            self.forms = FormDesk(
+                self.store.db, self.catalog, portal, scheduler, scheduler.clock, grace
             )
-        )
-        return number
+        return self.forms
+
+    async def publish(self, portal: Portal, form: FormDefinition, clerk: str) -> int:
+        """Save a checked definition as the form's next version and schedule it."""
+        start, until = schedule_of(form)
+        desk = self.form_desk(portal)
+        return await desk.import_definition(form, clerk, start, until)
 
     async def load_demo_forms(self, portal: Portal, tenants) -> None:
-        """Publish the demo forms when the database has no form at all."""
+        """Publish the demo forms, the way import-form does, into an empty store."""
         if await self.store.form_count():
             return
         for path in sorted(DEMO_FORMS.glob("*.yaml")):
             form = load_definition_file(path, self.catalog)
             if form.tenant in tenants:
                 await self.publish(portal, form, "system")
-
-
-def _utc(moment: str | None) -> str | None:
-    """Normalise a schedule time to stored UTC; without an offset it is Berlin."""
-    if not moment:
-        return None
-    parsed = datetime.fromisoformat(moment)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=BERLIN)
-    return iso(parsed)

@@ -203,6 +203,7 @@ def _record_summary(request: web.Request, row) -> dict:
         "received_at": german(row["received_at"]),
         "status": row["status"],
         "status_label": STATUS_LABELS.get(row["status"], row["status"]),
+        "test": bool(row["test"]),
     }
 
 
@@ -213,9 +214,13 @@ async def records(request: web.Request) -> web.Response:
     status = request.query.get("status", "")
     if status not in STATUS_LABELS:
         status = ""
-    rows = await request.app[BACKOFFICE].store.records(clerk.tenants, q, status)
+    tests = request.query.get("tests") == "1"
+    rows = await request.app[BACKOFFICE].store.records(
+        clerk.tenants, q, status, tests=tests
+    )
     context = {
         "records": [_record_summary(request, row) for row in rows],
+        "tests": tests,
         "q": q,
         "status_filter": status,
         "statuses": STATUSES,

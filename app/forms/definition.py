@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from app import localtime
 from app.forms.catalog import (
     DATE_RULES,
     UPLOAD_TYPES,
@@ -252,6 +253,7 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
     confirm = "confirmation_mail" in top and flag_of(
         top["confirmation_mail"], "confirmation_mail"
     )
+    _schedule_in_order(top.get("publish_until"), publish_from, publish_until)
     seen: set[str] = set()
     sections = tuple(
         _section(node, catalog, record_type, limit, seen)
@@ -318,9 +320,22 @@ def _optional_time(node: yaml.Node | None, what: str) -> str:
         except ValueError:
             reason = f"{what} must be an ISO 8601 date or time, not {value!r}"
             raise YamlError(line_of(node), reason) from None
-    # Limitation: publication times are checked for their ISO 8601 form only;
-    # their order and time zone are left to whoever schedules the form.
+        try:
+            localtime.from_iso(value, until=what == "publish_until")
+        except localtime.LocalTimeError as error:
+            # The skipped spring hour: the German sentence says why.
+            raise YamlError(line_of(node), f"{what}: {error}") from None
     return value
+
+
+def _schedule_in_order(node: yaml.Node | None, start: str, until: str) -> None:
+    """Refuse a publish_until that does not come after publish_from."""
+    if start and until:
+        begin = localtime.from_iso(start).utc
+        end = localtime.from_iso(until, until=True).utc
+        if end <= begin:
+            reason = "publish_until must come after publish_from"
+            raise YamlError(line_of(node), reason)
 
 
 def _section(

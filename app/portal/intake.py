@@ -244,6 +244,7 @@ class Intake:
         receipt: str,
         received_at: str,
         receiver: str,
+        test: bool = False,
     ) -> SealedSubmission:
         """Seal the checked values and file names for the receiver."""
         payload = {
@@ -283,6 +284,7 @@ class Intake:
             files=tuple(
                 SealedFile(f.file_id, f.field, f.sealed_size) for f in self.files
             ),
+            test=test,
         )
 
 

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,8 +43,15 @@ class Receipt:
 class Portal:
     """Everything the portal side does with its own store."""
 
-    def __init__(self, config: Config, db: Database, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        catalog: Catalog,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.config = config
+        self.clock = clock
         self.store = PortalStore(db)
         self.catalog = catalog
         folder = ensure_private_dir(config.portal_dir)
@@ -74,10 +82,26 @@ class Portal:
 
     async def publish(self, version: PublishedVersion) -> None:
         """Take a version the back office published."""
-        await self.store.publish(version, iso(utcnow()))
+        await self.store.publish(version, iso(self.clock()))
         log.info(
             "Published %s/%s version %s", version.tenant, version.slug, version.version
         )
+
+    async def publish_schedule(
+        self, tenant: str, slug: str, versions: Sequence[PublishedVersion]
+    ) -> None:
+        """Take a form's whole schedule as the back office now has it."""
+        await self.store.replace_schedule(tenant, slug, versions, iso(self.clock()))
+        log.info("Took the schedule of %s/%s: %s versions", tenant, slug, len(versions))
+
+    async def purge_ended(self, grace: timedelta) -> int:
+        """Forget versions that ended longer ago than the grace period."""
+        purged = await self.store.purge_ended(iso(self.clock() - grace))
+        for key in purged:
+            self._definitions.pop(key, None)
+        if purged:
+            log.info("Forgot %s ended form versions", len(purged))
+        return len(purged)
 
     # Serving forms.
 
@@ -93,12 +117,12 @@ class Portal:
 
     async def live_forms(self, tenant: str) -> list[ServedForm]:
         """Return the forms of a tenant that are live right now."""
-        versions = await self.store.live_versions(tenant, iso(utcnow()))
+        versions = await self.store.live_versions(tenant, iso(self.clock()))
         return [self._served(v) for v in versions]
 
     async def live_form(self, tenant: str, slug: str) -> ServedForm | None:
         """Return the live version of one form, or None."""
-        published = await self.store.live_version(tenant, slug, iso(utcnow()))
+        published = await self.store.live_version(tenant, slug, iso(self.clock()))
         return self._served(published) if published else None
 
     async def published_form(
@@ -116,7 +140,7 @@ class Portal:
         if published is None:
             return None
         until = published.publish_until
-        if until and utcnow() >= datetime.fromisoformat(until) + grace:
+        if until and self.clock() >= datetime.fromisoformat(until) + grace:
             return None
         return self._served(published)
 
@@ -159,12 +183,13 @@ class Portal:
         nonce: str,
         receiver: str,
         within=None,
+        test: bool = False,
     ) -> Receipt:
         """Seal and durably store a checked submission; return its receipt.
 
         `within(conn, receipt)` runs inside the storing transaction.
         """
-        now = utcnow()
+        now = self.clock()
         receipt = Receipt(new_receipt(intake.form.tenant), iso(now))
         sealed = intake.seal(
             values,
@@ -172,6 +197,7 @@ class Portal:
             receipt.number,
             receipt.received_at,
             receiver,
+            test,
         )
         expires = iso(now + timedelta(hours=self.config.form_session_hours))
         await intake.sync_folder()

@@ -44,6 +44,7 @@ class NewRecord:
     values: dict[str, str]
     attachments: tuple[NewAttachment, ...]
     link_id: str | None = None
+    test: bool = False
 
 
 def _clerk(row: sqlite3.Row) -> Clerk:
@@ -137,28 +138,6 @@ class BackOfficeStore:
         row = await self.db.fetchone("SELECT count(*) AS n FROM forms")
         return row["n"]
 
-    async def add_form_version(
-        self, tenant: str, slug: str, definition: str, clerk: str, now: str
-    ) -> int:
-        """Store a new version of a form, creating the form; return its number."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT OR IGNORE INTO forms (tenant, slug, created_at) VALUES (?,?,?)",
-                (tenant, slug, now),
-            )
-            async with conn.execute(
-                "SELECT id, (SELECT coalesce(max(version), 0) FROM form_versions "
-                "WHERE form_id = forms.id) AS last FROM forms "
-                "WHERE tenant = ? AND slug = ?",
-                (tenant, slug),
-            ) as cursor:
-                form_id, last = await cursor.fetchone()
-            await conn.execute(
-                "INSERT INTO form_versions VALUES (?,?,?,?,?)",
-                (form_id, last + 1, definition, clerk, now),
-            )
-            return last + 1
-
     async def form_definition(self, tenant: str, slug: str, version: int) -> str | None:
         """Return the stored definition of one form version."""
         row = await self.db.fetchone(
@@ -221,7 +200,7 @@ class BackOfficeStore:
         cursor = await conn.execute(
             "INSERT INTO records (submission_id, tenant, record_type, "
             "form_slug, form_version, form_title, receipt, received_at, "
-            "taken_at, field_values, link_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "taken_at, field_values, link_id, test) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 record.submission_id,
                 record.tenant,
@@ -234,6 +213,7 @@ class BackOfficeStore:
                 record.taken_at,
                 json.dumps(record.values, ensure_ascii=False),
                 record.link_id,
+                int(record.test),
             ),
         )
         return cursor.lastrowid
@@ -244,9 +224,13 @@ class BackOfficeStore:
         receipt: str = "",
         status: str = "",
         limit: int = 200,
+        tests: bool = False,
     ) -> list[sqlite3.Row]:
-        """Return records newest first, for some tenants, by receipt or status."""
-        where, params = ["1 = 1"], []
+        """Return records newest first, for some tenants, by receipt or status.
+
+        Records of test submissions come only when `tests` asks for them.
+        """
+        where, params = ["1 = 1" if tests else "test = 0"], []
         if tenants is not None:
             where.append(f"tenant IN ({','.join('?' * len(tenants))})")
             params.extend(tenants)

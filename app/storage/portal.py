@@ -38,6 +38,8 @@ class SealedSubmission:
     sealed_key: bytes
     sealed_values: bytes
     files: tuple[SealedFile, ...]
+    # Sent from a clerk's preview: marked as a test wherever it appears.
+    test: bool = False
 
 
 class DuplicateNonce(Exception):
@@ -62,6 +64,18 @@ def _version(row: sqlite3.Row) -> PublishedVersion:
     )
 
 
+def _row(version: PublishedVersion, now: str) -> tuple:
+    return (
+        version.tenant,
+        version.slug,
+        version.version,
+        version.definition,
+        version.publish_from,
+        version.publish_until,
+        now,
+    )
+
+
 class PortalStore:
     """The portal database, behind named operations."""
 
@@ -73,15 +87,7 @@ class PortalStore:
         async with self.db.transaction() as conn:
             await conn.execute(
                 "INSERT OR REPLACE INTO published_versions VALUES (?,?,?,?,?,?,?)",
-                (
-                    version.tenant,
-                    version.slug,
-                    version.version,
-                    version.definition,
-                    version.publish_from,
-                    version.publish_until,
-                    now,
-                ),
+                _row(version, now),
             )
 
     async def live_versions(self, tenant: str, now: str) -> list[PublishedVersion]:
@@ -103,6 +109,32 @@ class PortalStore:
             (tenant, now, now, slug),
         )
         return _version(row) if row else None
+
+    async def replace_schedule(
+        self, tenant: str, slug: str, versions: Sequence[PublishedVersion], now: str
+    ) -> None:
+        """Make a form's published versions exactly these, in one transaction."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM published_versions WHERE tenant = ? AND slug = ?",
+                (tenant, slug),
+            )
+            await conn.executemany(
+                "INSERT INTO published_versions VALUES (?,?,?,?,?,?,?)",
+                [_row(v, now) for v in versions],
+            )
+
+    async def purge_ended(self, cutoff: str) -> list[tuple[str, str, int]]:
+        """Forget versions that ended before a cutoff; return which they were."""
+        async with (
+            self.db.transaction() as conn,
+            conn.execute(
+                "DELETE FROM published_versions WHERE publish_until <= ? "
+                "RETURNING tenant, slug, version",
+                (cutoff,),
+            ) as cursor,
+        ):
+            return [tuple(row) for row in await cursor.fetchall()]
 
     async def version(
         self, tenant: str, slug: str, number: int
@@ -142,7 +174,9 @@ class PortalStore:
                     (nonce, submission.receipt, submission.received_at, nonce_expires),
                 )
                 await conn.execute(
-                    "INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO submissions (id, tenant, form_slug, form_version, "
+                    "receiver, receipt, received_at, sealed_key, sealed_values, test) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         submission.id,
                         submission.tenant,
@@ -153,6 +187,7 @@ class PortalStore:
                         submission.received_at,
                         submission.sealed_key,
                         submission.sealed_values,
+                        int(submission.test),
                     ),
                 )
                 await conn.executemany(
@@ -201,6 +236,7 @@ class PortalStore:
                 row["sealed_key"],
                 row["sealed_values"],
                 tuple(files[row["id"]]),
+                bool(row["test"]),
             )
             for row in rows
         ]

@@ -77,6 +77,10 @@ PORTAL = (
         at TEXT NOT NULL
     );
     """,
+    # Submissions a clerk sent from a form's preview, to try it out.
+    """
+    ALTER TABLE submissions ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 # The built-in back office: MODWORK's stand-in.
@@ -179,5 +183,40 @@ BACKOFFICE = (
         created_at TEXT NOT NULL,
         last_error TEXT
     );
+    """,
+    # Forms' lives: who saved each version and why, when each version is
+    # online, deletion that can be undone, what happened when, and records
+    # that came from trying a form out.
+    """
+    ALTER TABLE forms ADD COLUMN deleted_at TEXT;
+    ALTER TABLE form_versions ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    CREATE TABLE form_publications (
+        form_id INTEGER NOT NULL REFERENCES forms (id),
+        version INTEGER NOT NULL,
+        publish_from TEXT NOT NULL,
+        publish_until TEXT,
+        published_by TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        start_noted INTEGER NOT NULL DEFAULT 0,
+        end_noted INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (form_id, version)
+    );
+    CREATE TABLE form_events (
+        id INTEGER PRIMARY KEY,
+        form_id INTEGER NOT NULL REFERENCES forms (id),
+        at TEXT NOT NULL,
+        event TEXT NOT NULL,
+        version INTEGER,
+        clerk TEXT NOT NULL
+    );
+    CREATE INDEX form_events_by_form ON form_events (form_id, at);
+    -- Before schedules, every saved version was published at once, so the
+    -- newest version of each form is its publication.
+    INSERT INTO form_publications
+        SELECT form_id, version, created_at, NULL, created_by, created_at, 1, 0
+        FROM form_versions AS v
+        WHERE version = (SELECT max(version) FROM form_versions
+                         WHERE form_id = v.form_id);
+    ALTER TABLE records ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
     """,
 )

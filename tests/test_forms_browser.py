@@ -1,0 +1,76 @@
+"""A new clerk builds, tries out and schedules a form in a real browser."""
+
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from app.clock import BERLIN
+from app.config import ROOT
+
+PASSWORD = "ein langes Passwort"
+
+
+def next_monday(today: date) -> date:
+    return today + timedelta(days=7 - today.weekday())
+
+
+def month_end(day: date) -> date:
+    first_of_next = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return first_of_next - timedelta(days=1)
+
+
+@pytest.fixture
+def page(browser, server):
+    subprocess.run(
+        [sys.executable, "run.py", "add-clerk", "anna", "--data", str(server.data)],
+        input=PASSWORD + "\n",
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    context = browser.new_context(base_url=server.url, locale="de-DE")
+    tab = context.new_page()
+    tab.goto("/admin/login")
+    tab.fill("input[name=name]", "anna")
+    tab.fill("input[name=password]", PASSWORD)
+    tab.click("button[type=submit]")
+    yield tab
+    context.close()
+
+
+def test_a_clerk_builds_previews_and_schedules_a_form(page):
+    page.goto("/admin/forms")
+    page.click("text=Neues Formular anlegen")
+    page.select_option("#f-record_type", "ZAEHLERSTAND")
+    page.fill("#f-title", "Umzug melden")
+    page.fill("#f-slug", "umzug")
+    page.click("text=Formular anlegen")
+    for name in ("ZAEHLER_NR", "ZAEHLER_STAND"):
+        page.select_option("#f-add-0", name)
+        page.click("button[value='add:0']")
+    page.fill("#f-ZAEHLER_STAND-label", "Stand heute")
+    page.click("button[value='up:ZAEHLER_STAND']")
+    page.click("text=Vorschau")
+    labels = page.locator("main label").all_inner_texts()
+    assert [label.split(" (")[0] for label in labels] == ["Stand heute", "Zählernummer"]
+
+    monday = next_monday(datetime.now(BERLIN).date())
+    page.goto("/admin/forms/musterstadt/umzug")
+    page.check("#f-start-at")
+    page.fill("#f-start_date", monday.isoformat())
+    page.fill("#f-start_time", "08:00")
+    page.check("#f-until-at")
+    page.fill("#f-until_date", month_end(monday).isoformat())
+    page.click("button:text('Veröffentlichen')")
+    assert page.locator(".alert--success").inner_text() == (
+        "Die Veröffentlichung ist gespeichert."
+    )
+    row = page.locator("#schedule + .table-wrap tbody tr").inner_text()
+    assert row.split("\t")[1:3] == [
+        f"{monday:%d.%m.%Y}, 08:00 Uhr",
+        f"{month_end(monday) + timedelta(days=1):%d.%m.%Y}, 00:00 Uhr",
+    ]
+    assert page.locator(".facts .status").inner_text() == "Geplant"
