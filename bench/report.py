@@ -37,6 +37,7 @@ class Figures:
     idle_cpu_percent: float = 0.0
     baseline_idle_cpu_percent: float = 0.0
     idle_seconds: float = 0.0
+    loaded_startup_s: float = 0.0
     startup_s: float = 0.0
     restart_s: float = 0.0
     baseline_startup_s: float = 0.0

@@ -290,6 +290,12 @@ class FormDesk:
 
     async def _hand_over(self, form: FormRow) -> None:
         """Give the portal the form's schedule as it now stands, then re-arm."""
+        versions = await self._schedule_now(form)
+        await self.portal.publish_schedule(form.tenant, form.slug, versions)
+        await self.arm()
+
+    async def _schedule_now(self, form: FormRow) -> list[PublishedVersion]:
+        """Return the versions of a form the portal should hold now."""
         now = self.clock()
         versions = []
         for p in await self.store.publications(form.id):
@@ -306,13 +312,18 @@ class FormDesk:
                     iso(p.until) if p.until else None,
                 )
             )
-        await self.portal.publish_schedule(form.tenant, form.slug, versions)
-        await self.arm()
+        return versions
 
     async def start(self) -> None:
         """At start: hand every schedule over, catch up on what fell due, arm."""
-        for form in await self.store.forms(None):
-            await self._hand_over(form)
+        # One transaction and one arming for all forms, so a start with
+        # thousands of forms does not pay a durable commit for each.
+        schedules = {
+            (form.tenant, form.slug): await self._schedule_now(form)
+            for form in await self.store.forms(None)
+        }
+        await self.portal.publish_schedules(schedules)
+        await self.arm()
         await self.run_due()
 
     async def run_due(self) -> None:

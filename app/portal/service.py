@@ -94,6 +94,13 @@ class Portal:
         await self.store.replace_schedule(tenant, slug, versions, iso(self.clock()))
         log.info("Took the schedule of %s/%s: %s versions", tenant, slug, len(versions))
 
+    async def publish_schedules(
+        self, schedules: dict[tuple[str, str], Sequence[PublishedVersion]]
+    ) -> None:
+        """Take many forms' schedules at once, as the back office has them at start."""
+        await self.store.replace_schedules(schedules, iso(self.clock()))
+        log.info("Took the schedules of %s forms", len(schedules))
+
     async def purge_ended(self, grace: timedelta) -> int:
         """Forget versions that ended longer ago than the grace period."""
         purged = await self.store.purge_ended(iso(self.clock() - grace))

@@ -114,15 +114,22 @@ class PortalStore:
         self, tenant: str, slug: str, versions: Sequence[PublishedVersion], now: str
     ) -> None:
         """Make a form's published versions exactly these, in one transaction."""
+        await self.replace_schedules({(tenant, slug): versions}, now)
+
+    async def replace_schedules(
+        self, schedules: dict[tuple[str, str], Sequence[PublishedVersion]], now: str
+    ) -> None:
+        """Make many forms' published versions exactly these, in one transaction."""
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM published_versions WHERE tenant = ? AND slug = ?",
-                (tenant, slug),
-            )
-            await conn.executemany(
-                "INSERT INTO published_versions VALUES (?,?,?,?,?,?,?)",
-                [_row(v, now) for v in versions],
-            )
+            for (tenant, slug), versions in schedules.items():
+                await conn.execute(
+                    "DELETE FROM published_versions WHERE tenant = ? AND slug = ?",
+                    (tenant, slug),
+                )
+                await conn.executemany(
+                    "INSERT INTO published_versions VALUES (?,?,?,?,?,?,?)",
+                    [_row(v, now) for v in versions],
+                )
 
     async def purge_ended(self, cutoff: str) -> list[tuple[str, str, int]]:
         """Forget versions that ended before a cutoff; return which they were."""
