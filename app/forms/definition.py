@@ -55,7 +55,8 @@ RADIO_LIMIT = 4
 _PLACEHOLDER_TYPES = frozenset(INPUT_TYPES) - {"choice", "consent", "file"}
 
 _SLUG = re.compile(r"[a-z0-9-]{2,60}")
-_TOP_KEYS = {
+# A definition's top-level settings, in the order a file and to_dict give them.
+_SETTINGS = (
     "tenant",
     "slug",
     "title",
@@ -67,8 +68,8 @@ _TOP_KEYS = {
     "link_expiry_days",
     "confirmation_mail",
     "link_check",
-    "sections",
-}
+)
+_TOP_KEYS = {*_SETTINGS, "sections"}
 _SECTION_KEYS = {"title", "help", "fields"}
 _FIELD_KEYS = {
     "field",
@@ -177,22 +178,7 @@ class FormDefinition:
 
     def to_dict(self) -> dict:
         """Return the definition as a JSON-safe dict, the published version."""
-        data = {
-            key: getattr(self, key)
-            for key in (
-                "tenant",
-                "slug",
-                "title",
-                "record_type",
-                "intro",
-                "max_submission_bytes",
-                "publish_from",
-                "publish_until",
-                "link_expiry_days",
-                "confirmation_mail",
-                "link_check",
-            )
-        }
+        data = {key: getattr(self, key) for key in _SETTINGS}
         data["sections"] = [
             {
                 "title": section.title,
