@@ -414,6 +414,12 @@ def _editor_context(
                 )
             ),
             "catalog_label": desk.catalog.fields[field.name].label,
+            "conditions": (
+                []
+                if field.type == "file"
+                else editor.condition_options(definition, field)
+            ),
+            "condition": editor.condition_of(field),
         }
         for field in definition.fields
     }

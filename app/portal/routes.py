@@ -3,7 +3,7 @@
 from aiohttp import web
 
 from app.config import ROOT
-from app.portal import views
+from app.portal import condition_views, views
 
 
 def add_routes(app: web.Application) -> None:
@@ -11,6 +11,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", views.home)
     app.router.add_get("/static/tenant/{tenant}/theme.css", views.theme_css)
     app.router.add_get("/static/tenant/{tenant}/logo.png", views.logo)
+    app.router.add_get(
+        "/static/tenant/{tenant}/forms/{slug}/{version}/conditions.css",
+        condition_views.conditions_stylesheet,
+    )
     app.router.add_static("/static/", ROOT / "app" / "static", append_version=False)
     app.router.add_get("/{tenant}", views.tenant_redirect)
     app.router.add_get("/{tenant}/", views.tenant_index)

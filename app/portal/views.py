@@ -9,6 +9,7 @@ from app import csrf
 from app.clock import german
 from app.forms.validation import validate
 from app.keys import PORTAL, TENANTS
+from app.portal.condition_views import conditions_url
 from app.portal.intake import Intake, Malformed, TooLarge
 from app.portal.service import Receipt, ServedForm
 from app.tenants import Tenant
@@ -97,6 +98,7 @@ def _form_page(
         "reselect_files": reselect,
         "max_upload_label": _megabytes(limit),
         "privacy_url": tenant.theme.privacy_url,
+        "conditions_url": conditions_url(tenant.slug, form),
         "page_title": form.title,
     }
     response = render(
