@@ -41,6 +41,7 @@ from app.web import (
 log = logging.getLogger(__name__)
 
 READY: web.AppKey[asyncio.Event] = web.AppKey("ready")
+STOP_TIMEOUT_S = 30.0
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -101,9 +102,10 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     log.info("Ready on %s", config.public_url)
     yield
     await control.close()
-    # The scheduler ends between actions, so no query is cut off half-way.
+    # The scheduler ends between actions, so no query is cut off half-way;
+    # one that hangs is cancelled below after a while.
     scheduler.stop()
-    await tasks[1]
+    await asyncio.wait([tasks[1]], timeout=STOP_TIMEOUT_S)
     for task in tasks:
         task.cancel()
     for task in tasks:
