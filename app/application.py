@@ -103,11 +103,11 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     yield
     await control.close()
     # The scheduler ends between actions, so no query is cut off half-way;
-    # one that hangs is cancelled below after a while.
+    # one that hangs is cancelled after a while.
     scheduler.stop()
-    await asyncio.wait([tasks[1]], timeout=STOP_TIMEOUT_S)
-    for task in tasks:
-        task.cancel()
+    tasks[0].cancel()
+    await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+    tasks[1].cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
