@@ -25,6 +25,15 @@ EXPIRED = (
 )
 
 
+# After the grace period a late send meets this page: it says what became of
+# the answers and where to go on.
+GONE = (
+    "Dieses Formular ist nicht mehr online, deshalb konnten wir Ihre Angaben "
+    "nicht annehmen; gespeichert wurde nichts. Die Formulare, die es jetzt "
+    "gibt, finden Sie auf der Startseite."
+)
+
+
 def _tenant(request: web.Request) -> Tenant:
     tenant = request.app[TENANTS].get(request.match_info["tenant"])
     if tenant is None:
@@ -150,7 +159,7 @@ async def send_form(request: web.Request) -> web.Response:
     if previous := await portal.previous_receipt(claim.nonce):
         return _receipt_page(request, tenant, form, previous)
     if form is None:
-        raise PageError(410)
+        raise PageError(410, GONE)
 
     intake = portal.new_intake(form)
     await _read_all(intake, reader)
