@@ -62,6 +62,7 @@ from app.web import (
 log = logging.getLogger(__name__)
 
 READY: web.AppKey[asyncio.Event] = web.AppKey("ready")
+STOP_TIMEOUT_S = 30.0
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -133,11 +134,14 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     log.info("Ready on %s", config.public_url)
     yield
     await control.close()
-    # The scheduler ends between actions, so no query is cut off half-way.
+    # The scheduler ends between actions, so no query is cut off half-way;
+    # one that hangs is cancelled after a while.
+    ingest, timers, links = tasks
     scheduler.stop()
-    await tasks[1]
-    for task in tasks:
-        task.cancel()
+    ingest.cancel()
+    links.cancel()
+    await asyncio.wait([timers], timeout=STOP_TIMEOUT_S)
+    timers.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task

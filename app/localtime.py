@@ -121,12 +121,6 @@ def from_iso(text: str, *, until: bool = False) -> Moment:
     return berlin_moment(parsed.date(), parsed.time())
 
 
-def berlin_parts(moment: datetime) -> tuple[str, str]:
-    """Return a moment's Berlin date and time as a clerk types them."""
-    local = moment.astimezone(BERLIN)
-    return f"{local:%d.%m.%Y}", f"{local:%H:%M}"
-
-
 def doubled_note(moment: datetime | None) -> str:
     """Say which of the two occurrences a moment in the doubled hour is."""
     if moment is None:

@@ -41,6 +41,7 @@ def page_of(form, **changes) -> dict[str, list[str]]:
             page[f"{name}-choices"] = [editor.choices_text(field.choices)]
             page[f"{name}-accept"] = list(field.accept)
             page[f"{name}-max_mb"] = [editor.mb_text(field.max_bytes)]
+            page[f"{name}-show_if"] = [editor.condition_of(field)]
     page.update({key: [value] for key, value in changes.items()})
     return page
 

@@ -139,3 +139,15 @@ def test_a_form_appears_within_a_second_of_its_start_and_goes_at_its_end(
     gone = first_moment(url, 404, until + 5)
     assert 0 <= appeared - start < 1
     assert 0 <= gone - until < 1
+
+
+def test_the_documented_example_is_a_valid_definition(catalog):
+    docs = (ROOT / "docs" / "forms.md").read_text(encoding="utf-8")
+    example = docs.split("## Example\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    form = parse_definition(example, catalog)
+    assert (form.slug, form.publish_from, form.publish_until) == (
+        "zaehlerstand",
+        "2026-12-07T08:00",
+        "2026-12-31",
+    )
+    assert form.field("ABNST_STRASSE").show_if_value == "03"

@@ -42,6 +42,11 @@ async def editor_page(client, **fields) -> dict:
         )
     )
     sent.update(re.findall(r'name="([^"]+-required)"\s+value="ja" checked', html))
+    for name, options in re.findall(
+        r'name="([^"]+-show_if)">(.*?)</select>', html, re.S
+    ):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
+        sent[name] = chosen.group(1) if chosen else ""
     sent["base"] = re.search(r'name="base" value="(\d+)"', html).group(1)
     return {**sent, **{k: v for k, v in fields.items()}}
 

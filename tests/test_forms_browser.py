@@ -8,6 +8,7 @@ import pytest
 
 from app.clock import BERLIN
 from app.config import ROOT
+from tests.test_conditions import FORM
 
 PASSWORD = "ein langes Passwort"
 
@@ -74,3 +75,32 @@ def test_a_clerk_builds_previews_and_schedules_a_form(page):
         f"{month_end(monday) + timedelta(days=1):%d.%m.%Y}, 00:00 Uhr",
     ]
     assert page.locator(".facts .status").inner_text() == "Geplant"
+
+
+def test_a_conditional_field_shows_once_its_value_is_chosen(browser, server, tmp_path):
+    path = tmp_path / "ablesung.yaml"
+    path.write_text(FORM, encoding="utf-8")
+    subprocess.run(
+        [
+            sys.executable,
+            "run.py",
+            "import-form",
+            str(path),
+            "--data",
+            str(server.data),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    context = browser.new_context(base_url=server.url, locale="de-DE")
+    tab = context.new_page()
+    tab.goto("/musterstadt/ablesung")
+    street = tab.locator("#when-ABNST_STRASSE")
+    shown = [street.is_visible()]
+    tab.get_by_label("Einzug").check()
+    shown.append(street.is_visible())
+    tab.get_by_label("Auszug").check()
+    shown.append(street.is_visible())
+    context.close()
+    assert shown == [False, True, False]

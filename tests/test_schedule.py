@@ -132,7 +132,7 @@ async def test_a_newer_version_replaces_the_live_one_at_its_own_time(client, clo
     ("minutes", "status", "text"),
     [
         (69, 200, "Angaben gesendet"),
-        (70, 410, "Dieses Formular ist nicht mehr online."),
+        (70, 410, "Dieses Formular ist nicht mehr online, deshalb konnten wir"),
     ],
 )
 async def test_an_opened_form_may_be_sent_within_the_grace_after_its_end(

@@ -414,6 +414,12 @@ def _editor_context(
                 )
             ),
             "catalog_label": desk.catalog.fields[field.name].label,
+            "conditions": (
+                []
+                if field.type == "file"
+                else editor.condition_options(definition, field)
+            ),
+            "condition": editor.condition_of(field),
         }
         for field in definition.fields
     }
@@ -480,6 +486,7 @@ def _stale(form: FormRow) -> str:
 
 
 def _anchor(target: str) -> str:
+    """Return where the editor reopens: the section or field acted on."""
     if target.isdigit():
         return f"section-{target}"
-    return f"field-{target}" if target else "top"
+    return f"field-{target}" if re.fullmatch(r"[A-Z0-9_]+", target) else "top"

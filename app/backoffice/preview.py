@@ -17,9 +17,11 @@ from app.backoffice.form_views import clerks_form, form_url
 from app.backoffice.forms import FORMS
 from app.backoffice.service import RECEIVER
 from app.clock import german
+from app.forms.conditions import has_conditions
 from app.forms.definition import FormDefinition
 from app.forms.validation import validate
 from app.keys import CLERK, PORTAL, TENANTS
+from app.portal.condition_views import css_response
 from app.portal.intake import Malformed, TooLarge
 from app.portal.service import ServedForm
 from app.storage.forms import FormRow
@@ -67,6 +69,11 @@ def _form_page(
         "reselect_files": reselect,
         "max_upload_label": _megabytes(served.submission_limit(ceiling)),
         "privacy_url": tenant.theme.privacy_url,
+        "conditions_url": (
+            form_url(form, f"/preview/{served.version}/conditions.css")
+            if has_conditions(served.definition)
+            else None
+        ),
         "preview": {"admin_url": form_url(form), "version": served.version},
         "page_title": f"Vorschau: {served.title}",
     }
@@ -121,6 +128,13 @@ async def preview_send(request: web.Request) -> web.Response:
     )
     log.info("Clerk %s sent a test of %s/%s", request[CLERK].id, form.tenant, form.slug)
     return _receipt_page(request, form, served.definition, receipt)
+
+
+async def preview_conditions(request: web.Request) -> web.Response:
+    """Serve the conditions stylesheet of a previewed version."""
+    number = request.match_info["version"]
+    _, served = await _previewed(request, int(number) if number.isdigit() else 0)
+    return css_response(served.definition)
 
 
 async def _read_all(intake, reader) -> None:

@@ -43,5 +43,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{one}/compare", forms.compare_page)
     app.router.add_get(f"{one}/preview", preview.preview_page)
     app.router.add_post(f"{one}/preview/{{version}}", preview.preview_send)
+    app.router.add_get(
+        f"{one}/preview/{{version}}/conditions.css", preview.preview_conditions
+    )
     app.router.add_get(f"{one}/versions/{{version}}", forms.version_page)
     app.router.add_post(f"{one}/versions/{{version}}/restore", forms.restore_version)

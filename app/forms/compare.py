@@ -38,6 +38,11 @@ def _field_facts(field: FormField, section: str, position: int) -> dict[str, str
         "Höchstgröße": _size(field.max_bytes),
         "Abschnitt": section,
         "Position": str(position),
+        "Nur wenn": (
+            f"{field.show_if_field} = {field.show_if_value}"
+            if field.show_if_field
+            else ""
+        ),
     }
 
 

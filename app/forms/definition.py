@@ -80,7 +80,10 @@ _FIELD_KEYS = {
     "choices",
     "accept",
     "max_bytes",
+    "show_if",
 }
+# The types a field may depend on: its value then is one of a few known ones.
+CONDITION_TYPES = frozenset({"choice", "consent"})
 
 
 class DefinitionError(YamlError):
@@ -113,6 +116,10 @@ class FormField:
     decimals: int = 0
     digits: int | None = None
     date_rule: str = "any"
+    # Shown and checked only while the earlier field show_if_field has the
+    # value show_if_value; empty for a field that is always shown.
+    show_if_field: str = ""
+    show_if_value: str = ""
 
     def to_dict(self) -> dict:
         """Return the field as a JSON-safe dict."""
@@ -169,6 +176,16 @@ class FormDefinition:
             if field.name == name:
                 return field
         raise KeyError(name)
+
+    def condition_note(self, field: FormField) -> str:
+        """Say in German when a conditional field applies, for its hint."""
+        if not field.show_if_field:
+            return ""
+        controller = self.field(field.show_if_field)
+        if controller.type == "consent":
+            return f"Nur nötig, wenn Sie „{controller.label}“ angekreuzt haben."
+        chosen = dict(controller.choices).get(field.show_if_value, field.show_if_value)
+        return f"Nur nötig, wenn Sie bei „{controller.label}“ „{chosen}“ gewählt haben."
 
     def submission_limit(self, ceiling: int) -> int:
         """Return the byte limit for a submission under the server's ceiling."""
@@ -240,7 +257,7 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         top["confirmation_mail"], "confirmation_mail"
     )
     _schedule_in_order(top.get("publish_until"), publish_from, publish_until)
-    seen: set[str] = set()
+    seen: dict[str, FormField | None] = {}
     sections = tuple(
         _section(node, catalog, record_type, limit, seen)
         for node in list_of(top["sections"], "sections")
@@ -329,7 +346,7 @@ def _section(
     catalog: Catalog,
     record_type: RecordType,
     limit: int | None,
-    seen: set[str],
+    seen: dict[str, FormField | None],
 ) -> Section:
     entry = mapping_of(
         node, "a section", allowed=_SECTION_KEYS, required=("title", "fields")
@@ -350,10 +367,11 @@ def _form_field(
     catalog: Catalog,
     record_type: RecordType,
     limit: int | None,
-    seen: set[str],
+    seen: dict[str, FormField | None],
 ) -> FormField:
     entry = mapping_of(node, "a field", allowed=_FIELD_KEYS, required=("field",))
     source = _catalog_field(entry["field"], catalog, record_type, seen)
+    condition = _condition(entry, source, seen)
     _refuse_misplaced(entry, source)
     label = filled_text_of(entry["label"], "label") if "label" in entry else ""
     choices = source.choices
@@ -361,7 +379,7 @@ def _form_field(
         choices = choices_of(entry["choices"], f"the choices of {source.name}")
     if source.type == "choice" and not choices:
         raise YamlError(line_of(node), f"field {source.name} needs choices")
-    return build_field(
+    field = build_field(
         source,
         label=label,
         help=_optional_text(entry.get("help"), "help"),
@@ -370,11 +388,41 @@ def _form_field(
         choices=choices,
         accept=_accept(entry, source),
         max_bytes=_max_bytes(entry, source, limit),
+        show_if=condition,
     )
+    seen[field.name] = field
+    return field
+
+
+def _condition(
+    entry: dict[str, yaml.Node], source: CatalogField, seen: dict
+) -> tuple[str, str]:
+    """Read show_if: an earlier choice or consent field and one of its values."""
+    if "show_if" not in entry:
+        return ("", "")
+    node = entry["show_if"]
+    rule = mapping_of(
+        node, "show_if", allowed={"field", "value"}, required=("field", "value")
+    )
+    name, value = text_of(rule["field"], "field"), text_of(rule["value"], "value")
+    if source.type == "file":
+        reason = f"file field {source.name} cannot be conditional"
+        raise YamlError(line_of(node), reason)
+    controller = seen.get(name)
+    if controller is None or controller.type not in CONDITION_TYPES:
+        reason = f"show_if needs a choice or consent field before {source.name}"
+        raise YamlError(line_of(rule["field"]), reason)
+    allowed = ["ja"] if controller.type == "consent" else dict(controller.choices)
+    if value not in allowed:
+        raise YamlError(line_of(rule["value"]), f"{value!r} is not a value of {name}")
+    return (name, value)
 
 
 def _catalog_field(
-    node: yaml.Node, catalog: Catalog, record_type: RecordType, seen: set[str]
+    node: yaml.Node,
+    catalog: Catalog,
+    record_type: RecordType,
+    seen: dict[str, FormField | None],
 ) -> CatalogField:
     name = text_of(node, "field")
     if name not in catalog.fields:
@@ -384,7 +432,7 @@ def _catalog_field(
         raise YamlError(line_of(node), reason)
     if name in seen:
         raise YamlError(line_of(node), f"field {name} is used twice")
-    seen.add(name)
+    seen[name] = None
     return catalog.fields[name]
 
 
@@ -438,6 +486,7 @@ def build_field(
     choices: tuple[tuple[str, str], ...] | None = None,
     accept: tuple[str, ...] | None = None,
     max_bytes: int | None = None,
+    show_if: tuple[str, str] = ("", ""),
 ) -> FormField:
     """Make a form field from a catalog field and the form's overrides."""
     choices = source.choices if choices is None else choices
@@ -466,6 +515,8 @@ def build_field(
         decimals=source.decimals,
         digits=source.digits,
         date_rule=source.date_rule,
+        show_if_field=show_if[0],
+        show_if_value=show_if[1],
     )
 
 
@@ -531,6 +582,8 @@ def _field_from_dict(
     # Limitation: a published version whose field was since dropped from the
     # catalog or its record type, or given another type, can no longer be
     # loaded, so the catalog may only grow while such versions are served.
+    # Versions stored before conditions existed lack their two keys.
+    data = {"show_if_field": "", "show_if_value": "", **data}
     _exact_keys(data, set(_FIELD_ATTRIBUTES), "a field")
     name = _string(data["name"])
     if name not in record_type.fields or name in seen:
@@ -542,6 +595,8 @@ def _field_from_dict(
         raise ValueError(f"field {name} no longer has type {field.type}")
     if not set(field.accept) <= set(UPLOAD_TYPES) or field.date_rule not in DATE_RULES:
         raise ValueError(f"field {name} has unknown rules")
+    if field.show_if_field and field.show_if_field not in seen - {name}:
+        raise ValueError(f"field {name} depends on a field that is not before it")
     return field
 
 
@@ -621,4 +676,6 @@ _FROM_JSON = {
     "decimals": _integer,
     "digits": _optional_int,
     "date_rule": _string,
+    "show_if_field": _string,
+    "show_if_value": _string,
 }

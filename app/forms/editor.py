@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from app.forms.catalog import Catalog, CatalogField
 from app.forms.definition import (
     _PLACEHOLDER_TYPES,
+    CONDITION_TYPES,
     FormDefinition,
     FormField,
     Section,
@@ -22,7 +23,7 @@ from app.forms.definition import (
 )
 
 # Limitation: a form is one page of sections; the editor offers no steps with
-# a check-your-answers page, no conditional fields and no repeatable groups.
+# a check-your-answers page and no repeatable groups.
 MB = 1_000_000
 MAX_TEXT = 2000
 TYPE_LABELS = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}
@@ -75,6 +76,30 @@ def choices_text(choices: tuple[tuple[str, str], ...]) -> str:
     return "\n".join(f"{value} = {label}" for value, label in choices)
 
 
+def condition_options(form: FormDefinition, field: FormField) -> list[tuple[str, str]]:
+    """Return the conditions a field may have: a value of an earlier field."""
+    options = []
+    for earlier in form.fields:
+        if earlier.name == field.name:
+            break
+        if earlier.type not in CONDITION_TYPES:
+            continue
+        if earlier.type == "consent":
+            options.append((f"{earlier.name}=ja", f"„{earlier.label}“ ist angekreuzt"))
+        for value, label in earlier.choices if earlier.type == "choice" else ():
+            options.append(
+                (f"{earlier.name}={value}", f"„{earlier.label}“ ist „{label}“")
+            )
+    return options
+
+
+def condition_of(field: FormField) -> str:
+    """Write a field's condition as the editor's option value, or empty."""
+    if not field.show_if_field:
+        return ""
+    return f"{field.show_if_field}={field.show_if_value}"
+
+
 def mb_text(size: int | None) -> str:
     """Write a byte size as megabytes the German way."""
     return "" if size is None else f"{size / MB:g}".replace(".", ",")
@@ -110,7 +135,22 @@ def apply(
     edited = dataclasses.replace(
         base, title=title, intro=intro, sections=tuple(sections)
     )
-    return _act(edited, posted, catalog)
+    return _settle_conditions(_act(edited, posted, catalog))
+
+
+def _settle_conditions(form: FormDefinition) -> FormDefinition:
+    """Drop conditions whose field is gone or no longer comes before."""
+    sections = []
+    for section in form.sections:
+        fields = []
+        for field in section.fields:
+            if field.show_if_field and condition_of(field) not in dict(
+                condition_options(form, field)
+            ):
+                field = dataclasses.replace(field, show_if_field="", show_if_value="")
+            fields.append(field)
+        sections.append(dataclasses.replace(section, fields=tuple(fields)))
+    return dataclasses.replace(form, sections=tuple(sections))
 
 
 def _text(posted: Posted, name: str, errors: dict, required: str = "") -> str:
@@ -145,6 +185,9 @@ def _field(
     placeholder = ""
     if placeholder_allowed(field):
         placeholder = _text(posted, f"{key}-placeholder", errors)
+    condition = ("", "")
+    if source.type != "file":
+        condition = _condition(posted, f"{key}-show_if", form, field, errors)
     return build_field(
         source,
         label="" if label == source.label else label,
@@ -154,7 +197,21 @@ def _field(
         choices=choices,
         accept=accept,
         max_bytes=max_bytes,
+        show_if=condition,
     )
+
+
+def _condition(
+    posted: Posted, name: str, form: FormDefinition, field: FormField, errors: dict
+) -> tuple[str, str]:
+    chosen = posted.one(name)
+    if not chosen:
+        return ("", "")
+    if chosen not in dict(condition_options(form, field)):
+        errors[name] = "Wählen Sie eine Bedingung aus der Liste."
+        return ("", "")
+    controller, _, value = chosen.partition("=")
+    return (controller, value)
 
 
 def _choices(

@@ -27,6 +27,8 @@ def field_source(field: FormField, catalog: Catalog) -> dict:
         entry["accept"] = list(field.accept)
     if field.type == "file" and field.max_bytes != known.max_bytes:
         entry["max_bytes"] = str(field.max_bytes)
+    if field.show_if_field:
+        entry["show_if"] = {"field": field.show_if_field, "value": field.show_if_value}
     return entry
 
 

@@ -63,6 +63,9 @@ def validate(
     cleaned: dict[str, str] = {}
     errors: dict[str, str] = {}
     for field in form.fields:
+        if not applies(field, cleaned):
+            # A field whose condition is not met is neither required nor kept.
+            continue
         if field.type == "file":
             error = _upload_error(field, files.get(field.name, []))
         else:
@@ -77,6 +80,17 @@ def validate(
             errors[field.name] = error
     log.debug("Checked a %s submission: %s errors", form.slug, len(errors))
     return Result(values=cleaned, errors=errors)
+
+
+def applies(field: FormField, earlier: Mapping[str, str]) -> bool:
+    """Say whether a field applies, given the clean values of the fields before.
+
+    A field that depends on one that does not apply does not apply either,
+    since that one has no value.
+    """
+    if not field.show_if_field:
+        return True
+    return earlier.get(field.show_if_field) == field.show_if_value
 
 
 def clean_text(raw: str, field: FormField) -> str:

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from app.portal import link_views, views
+from app.portal import condition_views, link_views, views
 
 
 def add_routes(app: web.Application) -> None:
@@ -16,6 +16,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/l/{link}/formular", link_views.show_link_form)
     app.router.add_post("/l/{link}/formular", link_views.send_link_form)
     app.router.add_post("/l/{link}/pruefen", link_views.answer_check)
+    app.router.add_get(
+        "/static/tenant/{tenant}/forms/{slug}/{version}/conditions.css",
+        condition_views.conditions_stylesheet,
+    )
     app.router.add_get("/{tenant}", views.tenant_redirect)
     app.router.add_get("/{tenant}/", views.tenant_index)
     app.router.add_get("/{tenant}/{form}", views.show_form)

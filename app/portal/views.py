@@ -12,6 +12,7 @@ from app.clock import german
 from app.config import ROOT
 from app.forms.validation import validate
 from app.keys import PORTAL, TENANTS
+from app.portal.condition_views import conditions_url
 from app.portal.intake import (
     FRAMING_ALLOWANCE,
     Intake,
@@ -36,6 +37,15 @@ SEND_THROTTLE: web.AppKey[Throttle] = web.AppKey("send_throttle")
 EXPIRED = (
     "Das Formular ist abgelaufen oder unvollständig angekommen. Bitte laden Sie "
     "die Seite neu und senden Sie es erneut."
+)
+
+
+# After the grace period a late send meets this page: it says what became of
+# the answers and where to go on.
+GONE = (
+    "Dieses Formular ist nicht mehr online, deshalb konnten wir Ihre Angaben "
+    "nicht annehmen; gespeichert wurde nichts. Die Formulare, die es jetzt "
+    "gibt, finden Sie auf der Startseite."
 )
 
 
@@ -141,6 +151,7 @@ def _render_form(request, tenant, form, token, values, errors, reselect) -> str:
         "reselect_files": reselect,
         "max_upload_label": _megabytes(limit),
         "privacy_url": tenant.theme.privacy_url,
+        "conditions_url": conditions_url(tenant.slug, form),
         "page_title": form.title,
     }
     return render(request, "portal/form.html", context, tenant=tenant).text
@@ -175,7 +186,7 @@ async def send_form(request: web.Request) -> web.Response:
     if previous := await portal.previous_receipt(claim.nonce):
         return receipt_page(request, tenant, form, previous)
     if form is None:
-        raise PageError(410)
+        raise PageError(410, GONE)
 
     intake = portal.new_intake(form, request.content)
     await read_all(intake, reader)

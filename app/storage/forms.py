@@ -166,11 +166,6 @@ class FormStore:
             found.setdefault(row["form_id"], []).append(_publication(row))
         return found
 
-    async def form_by_id(self, form_id: int) -> FormRow | None:
-        """Return one form by its id."""
-        row = await self.db.fetchone(f"{_FORMS} WHERE id = ?", (form_id,))
-        return _form(row) if row else None
-
     async def save_schedule(
         self,
         form_id: int,
