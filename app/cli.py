@@ -35,6 +35,13 @@ COMMANDS = (
 )
 
 
+def _positive(text: str) -> int:
+    """Read a version number: a whole number from 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a version from 1, not {text!r}")
+    return int(text)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML configuration file")
     parser.add_argument("--data", type=Path, help="folder of the runtime state")
@@ -84,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("tenant")
     export.add_argument("slug")
     export.add_argument(
-        "--version", type=int, help="the version to print (default: the newest)"
+        "--version",
+        type=_positive,
+        help="the version to print (default: the newest)",
     )
     _common(export)
     return parser
@@ -255,9 +264,16 @@ async def import_form(config: Config, path: Path) -> dict:
     from app.tenants import load_tenants
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise control.ControlError(f"{path}: {error}") from error
+        raw = path.read_bytes()
+    except OSError as error:
+        raise control.ControlError(f"{path}: {error.strerror}") from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise control.ControlError(
+            f"{path}: line {line}: the file is not UTF-8 text"
+        ) from error
     args = {"text": text, "source": str(path)}
     if (answer := await control.call(config.data, "import-form", args)) is not None:
         return answer
@@ -365,9 +381,16 @@ async def send_link(config: Config, args: argparse.Namespace) -> dict:
 
     path = args.values.resolve()
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise control.ControlError(f"{path}: {error}") from error
+        raw = path.read_bytes()
+    except OSError as error:
+        raise control.ControlError(f"{path}: {error.strerror}") from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise control.ControlError(
+            f"{path}: line {line}: the file is not UTF-8 text"
+        ) from error
     request = {
         "tenant": args.tenant,
         "slug": args.slug,
@@ -435,7 +458,10 @@ def main(argv: list[str] | None = None) -> None:
             answer = asyncio.run(import_form(config, args.file.resolve()))
         except ControlError as error:
             raise SystemExit(str(error)) from error
-        print(f"{answer['form']}: Version {answer['version']} importiert.")  # noqa: T201
+        print(  # noqa: T201
+            f"{answer['form']}: Version {answer['version']} importiert, "
+            f"{answer['schedule']}."
+        )
     elif command == "send-link":
         from app.control import ControlError
 

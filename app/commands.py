@@ -2,11 +2,13 @@
 
 import asyncio
 import logging
+import re
 from datetime import datetime
 
 from aiohttp import web
 
-from app.backoffice.forms import FORMS, FormDesk, FormError
+from app import localtime
+from app.backoffice.forms import FORMS, FormDesk, FormError, schedule_of
 from app.backoffice.links import LinkError, LinkOffice, LinkRequest
 from app.backoffice.service import BackOffice
 from app.clock import BERLIN
@@ -37,14 +39,31 @@ async def publish_definition(
     except DefinitionError as error:
         raise ControlError(f"{source}: {error}") from error
     if form.tenant not in tenants or only_tenant not in (None, form.tenant):
-        raise ControlError(f"{source}: unknown tenant {form.tenant!r}")
+        line = _line_of_key(text, "tenant")
+        raise ControlError(f"{source}: line {line}: unknown tenant {form.tenant!r}")
     try:
         version = await backoffice.publish(portal, form, by)
     except FormError as error:
         # A schedule or form that cannot go online is a fault of the file.
         raise ControlError(f"{source}: {error}") from DefinitionError(None, str(error))
     log.info("Imported %s/%s version %s", form.tenant, form.slug, version)
-    return {"form": f"{form.tenant}/{form.slug}", "version": version}
+    start, until = schedule_of(form)
+    return {
+        "form": f"{form.tenant}/{form.slug}",
+        "version": version,
+        # Said in the answer, since an import without a start goes online now.
+        "schedule": (
+            "online ab "
+            + (localtime.german_moment(start) if start else "sofort")
+            + (f" bis {localtime.german_end(until)}" if until else ", ohne Ende")
+        ),
+    }
+
+
+def _line_of_key(text: str, key: str) -> int:
+    """Return the line of a top-level key in a definition that parsed."""
+    found = re.search(rf"^{key}\s*:", text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
 def read_values(text: str, source: str) -> dict[str, str]:

@@ -40,8 +40,22 @@ def _german_date(day: date) -> str:
     return f"{day:%d.%m.%Y}"
 
 
+# Years a schedule may name: far enough for any real plan, and near enough
+# that a day after the last one and every offset still fit a datetime.
+YEARS = range(2000, 3000)
+
+
+def _check_year(day: date) -> None:
+    if day.year not in YEARS:
+        raise LocalTimeError(
+            f"Das Jahr {day.year} liegt außerhalb des möglichen Bereichs "
+            f"({YEARS.start} bis {YEARS.stop - 1})."
+        )
+
+
 def berlin_moment(day: date, clock_time: time) -> Moment:
     """Turn a Berlin wall time into UTC, refusing one the spring jump skips."""
+    _check_year(day)
     first = datetime.combine(day, clock_time, tzinfo=BERLIN)
     second = first.replace(fold=1)
     if first.utcoffset() == second.utcoffset():
@@ -60,6 +74,7 @@ def berlin_moment(day: date, clock_time: time) -> Moment:
 
 def end_of_day(day: date) -> Moment:
     """Return the moment a Berlin day ends: the next day's midnight."""
+    _check_year(day)
     return berlin_moment(day + timedelta(days=1), time(0, 0))
 
 
@@ -116,6 +131,7 @@ def from_iso(text: str, *, until: bool = False) -> Moment:
             f"„{text}“ ist kein Datum und keine Uhrzeit nach ISO 8601, zum "
             "Beispiel 2026-12-07T08:00."
         ) from None
+    _check_year(parsed.date())
     if parsed.tzinfo is not None:
         return Moment(parsed.astimezone(UTC))
     return berlin_moment(parsed.date(), parsed.time())
@@ -144,3 +160,11 @@ def german_moment(moment: datetime) -> str:
     """Show a moment as Berlin wall time, the German way."""
     local = moment.astimezone(BERLIN)
     return f"{local:%d.%m.%Y, %H:%M} Uhr"
+
+
+def german_end(moment: datetime) -> str:
+    """Show an end; one at midnight as 24:00 of the day it ends, as typed."""
+    local = moment.astimezone(BERLIN)
+    if local.time() == time(0, 0):
+        return f"{local - timedelta(days=1):%d.%m.%Y}, 24:00 Uhr"
+    return german_moment(moment)

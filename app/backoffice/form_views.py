@@ -17,8 +17,9 @@ from app.backoffice.forms import (
 )
 from app.clock import german
 from app.forms import compare, editor, lifecycle
+from app.forms.catalog import unsafe_character
 from app.forms.definition import FormDefinition
-from app.forms.editor import Posted
+from app.forms.editor import MAX_TEXT, Posted
 from app.forms.lifecycle import STATE_LABELS
 from app.keys import CLERK, CONFIG, TENANTS
 from app.storage.forms import FormRow
@@ -185,16 +186,20 @@ def _new_form_errors(request: web.Request, values: dict) -> dict[str, str]:
         )
     if not values.get("title", "").strip():
         errors["title"] = "Geben Sie einen Titel an."
+    elif bad := unsafe_character(values["title"]):
+        errors["title"] = f"Der Titel enthält das Steuerzeichen {bad}; bitte entfernen."
+    elif len(values["title"]) > MAX_TEXT:
+        errors["title"] = f"Der Titel ist länger als {MAX_TEXT} Zeichen."
     return errors
 
 
 # One form: its state, schedule, versions and history.
 
 
-def _moment_text(moment: datetime | None) -> str:
+def _moment_text(moment: datetime | None, end: bool = False) -> str:
     if moment is None:
         return "offen"
-    return localtime.german_moment(moment)
+    return (localtime.german_end if end else localtime.german_moment)(moment)
 
 
 def _schedule_rows(overview: Overview, now: datetime) -> list[dict]:
@@ -202,7 +207,7 @@ def _schedule_rows(overview: Overview, now: datetime) -> list[dict]:
         {
             "version": p.version,
             "start": _moment_text(p.start),
-            "until": _moment_text(p.until),
+            "until": _moment_text(p.until, end=True),
             "notes": [n for n in map(localtime.doubled_note, (p.start, p.until)) if n],
             "by": p.by,
             "online": p.online(now),

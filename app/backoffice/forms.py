@@ -161,7 +161,20 @@ class FormDesk:
         """Save a definition as the form's next version; return its number."""
         if form.deleted_at is not None:
             raise FormError("Ein gelöschtes Formular kann nicht bearbeitet werden.")
+        await self._refuse_other_record_type(form, definition)
         return await self._add(definition, clerk, note)
+
+    async def _refuse_other_record_type(
+        self, form: FormRow, definition: FormDefinition
+    ) -> None:
+        # Records of one form are of one record type; a new type is a new form.
+        latest = await self.version(form, form.last_version)
+        if latest is not None and latest.record_type != definition.record_type:
+            raise FormError(
+                f"Das Formular {form.tenant}/{form.slug} gehört zur Belegart "
+                f"{latest.record_type}; eine andere Belegart braucht ein neues "
+                "Formular."
+            )
 
     async def restore_version(self, form: FormRow, number: int, clerk: str) -> int:
         """Save an earlier version again as the newest draft."""
@@ -261,11 +274,13 @@ class FormDesk:
                 f"Das Formular {definition.tenant}/{definition.slug} ist gelöscht; "
                 "stellen Sie es zuerst im Back-Office wieder her."
             )
+        if existing is not None:
+            await self._refuse_other_record_type(existing, definition)
         if problems := publish_problems(definition):
             raise FormError(" ".join(problems))
         now = self.clock()
         if until is not None and until <= max(start or now, now):
-            raise FormError("publish_until liegt nicht nach dem Beginn und jetzt.")
+            raise FormError("publish_until must lie after publish_from and after now")
         number = await self._add(definition, clerk, "Importiert")
         form = await self.store.form(definition.tenant, definition.slug)
         # An import may name a start in the past: that means online now.
@@ -290,12 +305,16 @@ class FormDesk:
 
     async def _hand_over(self, form: FormRow) -> None:
         """Give the portal the form's schedule as it now stands, then re-arm."""
-        versions = await self._schedule_now(form)
+        current = await self.store.form(form.tenant, form.slug) or form
+        versions = await self._schedule_now(current)
         await self.portal.publish_schedule(form.tenant, form.slug, versions)
         await self.arm()
 
     async def _schedule_now(self, form: FormRow) -> list[PublishedVersion]:
         """Return the versions of a form the portal should hold now."""
+        # A deleted form is offline at once: no grace for pages still open.
+        if form.deleted_at is not None:
+            return []
         now = self.clock()
         versions = []
         for p in await self.store.publications(form.id):

@@ -183,10 +183,25 @@ def list_of(node: yaml.Node, what: str) -> list[yaml.Node]:
     return list(node.value)
 
 
+# Control characters and the bidirectional overrides and isolates, which
+# could make a label read backwards in a list; a line break and a tab stay.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def unsafe_character(text: str) -> str | None:
+    """Return the first control or direction character in a text, if any."""
+    found = _UNSAFE.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
 def text_of(node: yaml.Node, what: str) -> str:
     """Return a scalar node's string, stripped of surrounding whitespace."""
     if not isinstance(node, yaml.ScalarNode):
         raise YamlError(line_of(node), f"{what} must be a single value")
+    if bad := unsafe_character(node.value):
+        raise YamlError(line_of(node), f"{what} contains the control character {bad}")
     return node.value.strip()
 
 

@@ -62,6 +62,7 @@ def _summary(facts: dict[str, str]) -> str:
 def _form_facts(form: FormDefinition) -> dict[str, str]:
     return {
         "Titel": form.title,
+        "Belegart": form.record_type,
         "Einleitung": form.intro,
         "Höchstgröße einer Sendung": _size(form.max_submission_bytes),
         "Abschnitte": " | ".join(section.title for section in form.sections),

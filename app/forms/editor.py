@@ -8,11 +8,12 @@ JavaScript is needed. Pure code: no I/O, German messages by input name.
 """
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from app.forms.catalog import Catalog, CatalogField
+from app.forms.catalog import Catalog, CatalogField, unsafe_character
 from app.forms.definition import (
     _PLACEHOLDER_TYPES,
     CONDITION_TYPES,
@@ -25,6 +26,8 @@ from app.forms.definition import (
 # Limitation: a form is one page of sections; the editor offers no steps with
 # a check-your-answers page and no repeatable groups.
 MB = 1_000_000
+# A size in megabytes as a clerk types it: up to four digits, two decimals.
+_SIZE = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?")
 MAX_TEXT = 2000
 TYPE_LABELS = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}
 
@@ -159,6 +162,8 @@ def _text(posted: Posted, name: str, errors: dict, required: str = "") -> str:
         errors[name] = required
     elif len(value) > MAX_TEXT:
         errors[name] = f"Der Text ist länger als {MAX_TEXT} Zeichen."
+    elif bad := unsafe_character(value):
+        errors[name] = f"Der Text enthält das Steuerzeichen {bad}; bitte entfernen."
     return value
 
 
@@ -250,10 +255,9 @@ def _megabytes(
     text = posted.one(name).strip().replace(",", ".")
     if not text:
         return None
-    try:
-        size = int(Decimal(text) * MB)
-    except InvalidOperation:
-        size = 0
+    # Plain digits only: Decimal would take "1e999999" or "NaN" and then
+    # spend minutes, or fail, turning them into bytes.
+    size = int(Decimal(text) * MB) if _SIZE.fullmatch(text) else 0
     if not 0 < size <= ceiling:
         errors[name] = (
             f"Geben Sie eine Größe über 0 und höchstens {mb_text(ceiling)} MB an."
