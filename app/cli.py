@@ -257,23 +257,30 @@ async def _both_sides(config: Config):
         await backoffice_db.close()
 
 
+def _read_utf8(path: Path) -> str:
+    """Read a file the admin names, refusing one that is not UTF-8 by its line."""
+    from app.control import ControlError
+
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ControlError(f"{path}: {error.strerror}") from error
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ControlError(
+            f"{path}: line {line}: the file is not UTF-8 text"
+        ) from error
+
+
 async def import_form(config: Config, path: Path) -> dict:
     """Save a form definition file as the form's next version and schedule it."""
     from app import control
     from app.commands import publish_definition
     from app.tenants import load_tenants
 
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise control.ControlError(f"{path}: {error.strerror}") from error
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise control.ControlError(
-            f"{path}: line {line}: the file is not UTF-8 text"
-        ) from error
+    text = _read_utf8(path)
     args = {"text": text, "source": str(path)}
     if (answer := await control.call(config.data, "import-form", args)) is not None:
         return answer
@@ -380,17 +387,7 @@ async def send_link(config: Config, args: argparse.Namespace) -> dict:
     from app.timers import Scheduler
 
     path = args.values.resolve()
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise control.ControlError(f"{path}: {error.strerror}") from error
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise control.ControlError(
-            f"{path}: line {line}: the file is not UTF-8 text"
-        ) from error
+    text = _read_utf8(path)
     request = {
         "tenant": args.tenant,
         "slug": args.slug,

@@ -14,7 +14,12 @@ from app.backoffice.service import BackOffice
 from app.clock import BERLIN
 from app.control import ControlError
 from app.forms.catalog import YamlError, load_yaml
-from app.forms.definition import DefinitionError, parse_definition
+from app.forms.definition import (
+    DefinitionError,
+    FormDefinition,
+    definition_key,
+    parse_definition,
+)
 from app.forms.source import definition_yaml
 from app.keys import BACKOFFICE, CONTROL, LINK_OFFICE, PORTAL, TENANTS
 from app.portal.service import Portal
@@ -33,6 +38,17 @@ async def publish_definition(
     by: str = "import-form",
 ) -> dict:
     """Check a definition whole, save it as a new version and schedule it."""
+    # A file that moves a form to another record type is refused for that,
+    # before its fields are judged against the other type.
+    key = definition_key(text)
+    if key is not None and key[0] in tenants and only_tenant in (None, key[0]):
+        desk = backoffice.form_desk(portal)
+        existing = await desk.form(key[0], key[1])
+        if existing is not None and existing.deleted_at is None:
+            try:
+                await desk.refuse_other_record_type(existing, key[2])
+            except FormError as error:
+                raise ControlError(f"{source}: {error}") from error
     try:
         # Parsing a large definition takes a while; the portal keeps serving.
         form = await asyncio.to_thread(parse_definition, text, backoffice.catalog)
@@ -47,17 +63,21 @@ async def publish_definition(
         # A schedule or form that cannot go online is a fault of the file.
         raise ControlError(f"{source}: {error}") from DefinitionError(None, str(error))
     log.info("Imported %s/%s version %s", form.tenant, form.slug, version)
-    start, until = schedule_of(form)
     return {
         "form": f"{form.tenant}/{form.slug}",
         "version": version,
-        # Said in the answer, since an import without a start goes online now.
-        "schedule": (
-            "online ab "
-            + (localtime.german_moment(start) if start else "sofort")
-            + (f" bis {localtime.german_end(until)}" if until else ", ohne Ende")
-        ),
+        "schedule": _schedule_text(form, backoffice.form_desk(portal).clock()),
     }
+
+
+def _schedule_text(form: FormDefinition, now: datetime) -> str:
+    """Say in German when an imported version is online, as it was scheduled."""
+    # Said in the answer, since an import without a start, or with one in the
+    # past, goes online at once.
+    start, until = schedule_of(form)
+    begin = localtime.german_moment(start) if start and start > now else "sofort"
+    end = f" bis {localtime.german_end(until)}" if until else ", ohne Ende"
+    return f"online ab {begin}{end}"
 
 
 def _line_of_key(text: str, key: str) -> int:

@@ -56,6 +56,10 @@ def _check_year(day: date) -> None:
 def berlin_moment(day: date, clock_time: time) -> Moment:
     """Turn a Berlin wall time into UTC, refusing one the spring jump skips."""
     _check_year(day)
+    return _berlin_moment(day, clock_time)
+
+
+def _berlin_moment(day: date, clock_time: time) -> Moment:
     first = datetime.combine(day, clock_time, tzinfo=BERLIN)
     second = first.replace(fold=1)
     if first.utcoffset() == second.utcoffset():
@@ -75,7 +79,8 @@ def berlin_moment(day: date, clock_time: time) -> Moment:
 def end_of_day(day: date) -> Moment:
     """Return the moment a Berlin day ends: the next day's midnight."""
     _check_year(day)
-    return berlin_moment(day + timedelta(days=1), time(0, 0))
+    # The day after the last year's last day is still a fine moment to end.
+    return _berlin_moment(day + timedelta(days=1), time(0, 0))
 
 
 def parse_date(text: str) -> date:
@@ -122,15 +127,15 @@ def from_iso(text: str, *, until: bool = False) -> Moment:
     """
     text = text.strip()
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return end_of_day(day) if until else berlin_moment(day, time(0, 0))
-        parsed = datetime.fromisoformat(text)
+        # A date alone is ten characters; anything else must be a time.
+        parsed = (date if len(text) == 10 else datetime).fromisoformat(text)
     except ValueError:
         raise LocalTimeError(
             f"„{text}“ ist kein Datum und keine Uhrzeit nach ISO 8601, zum "
             "Beispiel 2026-12-07T08:00."
         ) from None
+    if not isinstance(parsed, datetime):
+        return end_of_day(parsed) if until else berlin_moment(parsed, time(0, 0))
     _check_year(parsed.date())
     if parsed.tzinfo is not None:
         return Moment(parsed.astimezone(UTC))

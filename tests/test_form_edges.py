@@ -11,7 +11,7 @@ from app.forms.editor import EditRefused
 from app.keys import BACKOFFICE, CONFIG, PORTAL, TENANTS
 from app.localtime import LocalTimeError, from_iso, german_end
 from tests.admin_helpers import ADMIN, log_in_clerk, page_text, post
-from tests.conftest import form_data, open_form, send, wait_until_taken
+from tests.conftest import form_data, open_form, run_py, send, wait_until_taken
 from tests.images import png_photo
 from tests.linkhelp import outbox_files, wait_for_mails
 from tests.test_editor import apply, meter  # noqa: F401 (a fixture)
@@ -83,6 +83,28 @@ def test_a_year_far_off_is_refused_with_the_reason(text, until):
     )
 
 
+def test_the_last_day_of_the_last_year_may_still_end_a_schedule():
+    assert german_end(from_iso("2999-12-31", until=True).utc) == (
+        "31.12.2999, 24:00 Uhr"
+    )
+
+
+async def test_an_import_whose_end_has_passed_is_refused_in_german(client):
+    app = client.app
+    text = FORM.format(title="Umzug", record_type="ZAEHLERSTAND").replace(
+        "sections:", 'publish_until: "2020-01-01"\nsections:'
+    )
+    with pytest.raises(ControlError) as refused:
+        await publish_definition(app[PORTAL], app[BACKOFFICE], app[TENANTS], text, "t")
+    assert str(refused.value) == (
+        "t: publish_until muss nach publish_from und in der Zukunft liegen."
+    )
+    assert (
+        await app[BACKOFFICE].form_desk(app[PORTAL]).form("musterstadt", "umzug")
+        is None
+    )
+
+
 async def test_a_far_end_typed_on_the_publish_page_is_refused_not_a_crash(client):
     token = await log_in_clerk(client)
     response = await post(
@@ -128,12 +150,25 @@ async def test_a_deleted_form_refuses_a_page_that_was_already_open(client):
 async def test_a_scheduled_form_deleted_and_restored_does_not_claim_never_published(
     client,
 ):
+    app = client.app
+    later = FORM.format(title="Umzug", record_type="ZAEHLERSTAND").replace(
+        "sections:", 'publish_from: "2030-01-01T08:00"\nsections:'
+    )
+    await publish_definition(app[PORTAL], app[BACKOFFICE], app[TENANTS], later, "t")
     token = await log_in_clerk(client)
-    await post(client, f"{ADMIN}/sepa-mandat/delete", token)
-    await post(client, f"{ADMIN}/sepa-mandat/undelete", token)
-    page = await page_text(client, f"{ADMIN}/sepa-mandat")
+    await post(client, f"{ADMIN}/umzug/delete", token)
+    await post(client, f"{ADMIN}/umzug/undelete", token)
+    page = await page_text(client, f"{ADMIN}/umzug")
     assert "noch nie veröffentlicht" not in page
     assert "Zurzeit ist keine Veröffentlichung geplant" in page
+
+
+async def test_a_new_draft_says_it_was_never_published(client):
+    token = await log_in_clerk(client)
+    await post(client, "/admin/forms/new", token, NEW)
+    page = await page_text(client, f"{ADMIN}/umzug")
+    assert "Das Formular war noch nie veröffentlicht." in page
+    assert "Zurzeit ist keine Veröffentlichung geplant" not in page
 
 
 async def test_a_test_send_mails_no_confirmation(client):
@@ -151,3 +186,35 @@ async def test_a_test_send_mails_no_confirmation(client):
     [mail] = await wait_for_mails(client.app[CONFIG].outbox_dir, 1)
     assert mail["Subject"].split()[1].rstrip(":") in await real.text()
     assert len(outbox_files(client.app[CONFIG].outbox_dir)) == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("import-form",),
+        ("send-link", "musterstadt", "zaehlerstand", "--to", "a@b.de", "--values"),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_refused_with_its_line(tmp_path, command):
+    path = tmp_path / "datei.yaml"
+    path.write_bytes("slug: umzug\ntitle: Umzug\nintro: Z\xe4hler\n".encode("latin-1"))
+    result = run_py(*command, str(path), "--data", str(tmp_path / "data"))
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"{path}: line 3: the file is not UTF-8 text\n",
+    )
+
+
+@pytest.mark.parametrize("version", ["0", "-1", "zwei"])
+def test_export_refuses_a_version_that_is_no_whole_number_from_one(tmp_path, version):
+    result = run_py(
+        "export-form",
+        "musterstadt",
+        "sepa-mandat",
+        "--version",
+        version,
+        "--data",
+        str(tmp_path / "data"),
+    )
+    assert result.returncode == 2
+    assert f"expected a version from 1, not {version!r}" in result.stderr

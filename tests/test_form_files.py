@@ -59,7 +59,9 @@ def catalog():
 def test_an_imported_form_exports_as_the_same_definition(tmp_path, data_dir, catalog):
     demo = ROOT / "app" / "demo" / "forms" / "zaehlerstand.yaml"
     imported = run_py("import-form", str(demo), data=data_dir)
-    assert imported.stdout == "musterstadt/zaehlerstand: Version 1 importiert.\n"
+    assert imported.stdout == (
+        "musterstadt/zaehlerstand: Version 1 importiert, online ab sofort, ohne Ende.\n"
+    )
     exported = run_py("export-form", "musterstadt", "zaehlerstand", data=data_dir)
     assert exported.stdout.startswith(
         "# Form musterstadt/zaehlerstand, version 1, exported from MODPORTAL\n"
@@ -106,7 +108,10 @@ def test_an_import_while_the_server_runs_takes_effect_at_once(tmp_path, server):
     path = tmp_path / "umzug.yaml"
     path.write_text(GOOD.format(start=iso_in(-60), until="2030-01-01"), "utf-8")
     imported = run_py("import-form", str(path), data=server.data)
-    assert imported.stdout == "musterstadt/umzug: Version 1 importiert.\n"
+    assert imported.stdout == (
+        "musterstadt/umzug: Version 1 importiert, online ab sofort bis 01.01.2030, "
+        "24:00 Uhr.\n"
+    )
     assert status(f"{server.url}/musterstadt/umzug") == 200
     exported = run_py("export-form", "musterstadt", "umzug", data=server.data)
     assert "title: Umzug melden\n" in exported.stdout

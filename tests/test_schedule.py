@@ -52,6 +52,16 @@ async def import_form(client, text: str = FORM) -> int:
     return answer["version"]
 
 
+async def test_an_import_answers_with_the_window_it_scheduled(client):
+    app = client.app
+    answer = await publish_definition(
+        app[PORTAL], app[BACKOFFICE], app[TENANTS], FORM, "test"
+    )
+    assert answer["schedule"] == (
+        "online ab 09.03.2026, 08:00 Uhr bis 31.03.2026, 24:00 Uhr"
+    )
+
+
 async def status_at(client, clock, moment: datetime, path="/musterstadt/umzug"):
     clock.now = moment
     return (await client.get(path)).status

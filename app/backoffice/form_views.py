@@ -230,6 +230,9 @@ async def _form_context(request: web.Request, form: FormRow) -> dict:
         "deleted": form.deleted_at is not None,
         "schedule": _schedule_rows(overview, now),
         "upcoming": lifecycle.upcoming(overview.publications, now) is not None,
+        # A publication cut before its start leaves the schedule but not the
+        # history, so an empty schedule alone does not mean a mere draft.
+        "ever_published": any(e.event == "published" for e in events),
         "versions": [
             {
                 "number": v.version,

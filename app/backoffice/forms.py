@@ -161,15 +161,14 @@ class FormDesk:
         """Save a definition as the form's next version; return its number."""
         if form.deleted_at is not None:
             raise FormError("Ein gelöschtes Formular kann nicht bearbeitet werden.")
-        await self._refuse_other_record_type(form, definition)
+        await self.refuse_other_record_type(form, definition.record_type)
         return await self._add(definition, clerk, note)
 
-    async def _refuse_other_record_type(
-        self, form: FormRow, definition: FormDefinition
-    ) -> None:
+    async def refuse_other_record_type(self, form: FormRow, record_type: str) -> None:
+        """Refuse a version whose record type is not the form's."""
         # Records of one form are of one record type; a new type is a new form.
         latest = await self.version(form, form.last_version)
-        if latest is not None and latest.record_type != definition.record_type:
+        if latest is not None and latest.record_type != record_type:
             raise FormError(
                 f"Das Formular {form.tenant}/{form.slug} gehört zur Belegart "
                 f"{latest.record_type}; eine andere Belegart braucht ein neues "
@@ -275,12 +274,14 @@ class FormDesk:
                 "stellen Sie es zuerst im Back-Office wieder her."
             )
         if existing is not None:
-            await self._refuse_other_record_type(existing, definition)
+            await self.refuse_other_record_type(existing, definition.record_type)
         if problems := publish_problems(definition):
             raise FormError(" ".join(problems))
         now = self.clock()
         if until is not None and until <= max(start or now, now):
-            raise FormError("publish_until must lie after publish_from and after now")
+            raise FormError(
+                "publish_until muss nach publish_from und in der Zukunft liegen."
+            )
         number = await self._add(definition, clerk, "Importiert")
         form = await self.store.form(definition.tenant, definition.slug)
         # An import may name a start in the past: that means online now.

@@ -70,6 +70,8 @@ _SETTINGS = (
     "link_check",
 )
 _TOP_KEYS = {*_SETTINGS, "sections"}
+# What names a form and what its records are; see definition_key().
+_KEY_SETTINGS = ("tenant", "slug", "record_type")
 _SECTION_KEYS = {"title", "help", "fields"}
 _FIELD_KEYS = {
     "field",
@@ -228,6 +230,19 @@ def parse_definition(text: str, catalog: Catalog) -> FormDefinition:
         return _definition_from_node(compose_yaml(text), catalog)
     except YamlError as exc:
         raise DefinitionError(exc.line, exc.reason) from None
+
+
+def definition_key(text: str) -> tuple[str, str, str] | None:
+    """Return a definition's tenant, slug and record type, read before the rest.
+
+    None if the file cannot be read that far; parse_definition then says why.
+    """
+    try:
+        root = compose_yaml(text)
+        top = mapping_of(root, "the definition")
+        return tuple(text_of(top[key], key) for key in _KEY_SETTINGS)
+    except (YamlError, KeyError):
+        return None
 
 
 # --- From YAML ---------------------------------------------------------------
