@@ -42,7 +42,7 @@ def _german_date(day: date) -> str:
 
 # Years a schedule may name: far enough for any real plan, and near enough
 # that a day after the last one and every offset still fit a datetime.
-YEARS = range(2000, 3000)
+YEARS = range(2000, 2200)
 
 
 def _check_year(day: date) -> None:

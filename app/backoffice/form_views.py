@@ -123,6 +123,7 @@ def _summary(request: web.Request, overview: Overview) -> dict:
         "tenant_name": tenant.name if tenant else form.tenant,
         "slug": form.slug,
         "record_type_label": record_type.label if record_type else "",
+        "links_only": overview.newest.links_only,
         "state": overview.state,
         "state_label": STATE_LABELS[overview.state],
         "online_version": overview.online_version,
@@ -440,6 +441,7 @@ def _editor_context(
         "addable": [
             (f.name, f.label) for f in editor.addable_fields(definition, desk.catalog)
         ],
+        "links_only_fixed": editor.links_only_fixed(definition),
         "raw": raw,
         "errors": list(errors.items()),
         "error_map": errors,

@@ -65,6 +65,7 @@ def _form_facts(form: FormDefinition) -> dict[str, str]:
         "Belegart": form.record_type,
         "Einleitung": form.intro,
         "Höchstgröße einer Sendung": _size(form.max_submission_bytes),
+        "Nur über sichere Links": "ja" if form.links_only else "nein",
         "Abschnitte": " | ".join(section.title for section in form.sections),
     }
 

@@ -68,6 +68,7 @@ _SETTINGS = (
     "link_expiry_days",
     "confirmation_mail",
     "link_check",
+    "links_only",
 )
 _TOP_KEYS = {*_SETTINGS, "sections"}
 # What names a form and what its records are; see definition_key().
@@ -86,6 +87,9 @@ _FIELD_KEYS = {
 }
 # The types a field may depend on: its value then is one of a few known ones.
 CONDITION_TYPES = frozenset({"choice", "consent"})
+# Record types of orders to service providers (app/backoffice/orders.py says
+# which fields each has): a form of one is served only through secure links.
+ORDER_RECORD_TYPES = frozenset({"ZAEHLERWECHSEL"})
 
 
 class DefinitionError(YamlError):
@@ -161,6 +165,13 @@ class FormDefinition:
     confirmation_mail: bool = False
     # A field whose value a customer must type before a link shows its values.
     link_check: str = ""
+    # Served only through secure links: never listed, no public address.
+    links_only: bool = False
+
+    def __post_init__(self) -> None:
+        # An order is for one provider's eyes; no setting can make it public.
+        if self.record_type in ORDER_RECORD_TYPES:
+            object.__setattr__(self, "links_only", True)
 
     @property
     def fields(self) -> tuple[FormField, ...]:
@@ -278,6 +289,7 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         for node in list_of(top["sections"], "sections")
     )
     link_check = _link_check(top.get("link_check"), sections)
+    links_only = _links_only(top.get("links_only"), record_type)
     return FormDefinition(
         tenant=tenant,
         slug=slug,
@@ -291,7 +303,21 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         link_expiry_days=link_days,
         confirmation_mail=confirm,
         link_check=link_check,
+        links_only=links_only,
     )
+
+
+def _links_only(node: yaml.Node | None, record_type: RecordType) -> bool:
+    if node is None:
+        return False
+    links_only = flag_of(node, "links_only")
+    if not links_only and record_type.key in ORDER_RECORD_TYPES:
+        reason = (
+            f"links_only cannot be false: record type {record_type.key} is an "
+            "order, served through links only"
+        )
+        raise YamlError(line_of(node), reason)
+    return links_only
 
 
 def _link_check(node: yaml.Node | None, sections: tuple[Section, ...]) -> str:
@@ -561,7 +587,7 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
     # Versions stored before links existed lack the key; they use the default.
     if isinstance(data, dict):
         defaults = {"link_expiry_days": None, "confirmation_mail": False}
-        data = {**defaults, "link_check": "", **data}
+        data = {**defaults, "link_check": "", "links_only": False, **data}
     _exact_keys(data, _DEFINITION_KEYS, "the definition")
     record_type = catalog.record_types[_string(data["record_type"])]
     seen: set[str] = set()
@@ -588,6 +614,7 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
         link_expiry_days=_optional_int(data["link_expiry_days"]),
         confirmation_mail=_boolean(data["confirmation_mail"]),
         link_check=_string(data["link_check"]),
+        links_only=_boolean(data["links_only"]),
     )
 
 

@@ -17,6 +17,7 @@ from app.forms.catalog import Catalog, CatalogField, unsafe_character
 from app.forms.definition import (
     _PLACEHOLDER_TYPES,
     CONDITION_TYPES,
+    ORDER_RECORD_TYPES,
     FormDefinition,
     FormField,
     Section,
@@ -54,6 +55,11 @@ class EditRefused(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(f"{len(errors)} inputs refused")
         self.errors = errors
+
+
+def links_only_fixed(form: FormDefinition) -> bool:
+    """Say whether a form is links only by its record type, not by choice."""
+    return form.record_type in ORDER_RECORD_TYPES
 
 
 def placeholder_allowed(field: FormField) -> bool:
@@ -136,7 +142,12 @@ def apply(
     if errors:
         raise EditRefused(errors)
     edited = dataclasses.replace(
-        base, title=title, intro=intro, sections=tuple(sections)
+        base,
+        title=title,
+        intro=intro,
+        sections=tuple(sections),
+        # An order stays links only whatever is ticked; see FormDefinition.
+        links_only=posted.one("links_only") == "ja",
     )
     return _settle_conditions(_act(edited, posted, catalog))
 

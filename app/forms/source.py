@@ -52,6 +52,8 @@ def definition_source(
         top["confirmation_mail"] = "true"
     if form.link_check:
         top["link_check"] = form.link_check
+    if form.links_only:
+        top["links_only"] = "true"
     if publish_from:
         top["publish_from"] = publish_from
     if publish_until:

@@ -24,6 +24,10 @@ def css_response(form: FormDefinition) -> web.Response:
     return response
 
 
+# Limitation: the conditions stylesheet of a links-only form is served to
+# anyone who guesses its slug and version, since a link's pages must load it
+# without their cookie; it tells that the form exists and names its
+# conditional fields, though never a value anyone typed.
 async def conditions_stylesheet(request: web.Request) -> web.Response:
     """Serve the conditions of a version the portal holds."""
     portal = request.app[PORTAL]

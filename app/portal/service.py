@@ -123,14 +123,17 @@ class Portal:
         )
 
     async def live_forms(self, tenant: str) -> list[ServedForm]:
-        """Return the forms of a tenant that are live right now."""
+        """Return the public forms of a tenant that are live right now."""
         versions = await self.store.live_versions(tenant, iso(self.clock()))
-        return [self._served(v) for v in versions]
+        served = [self._served(v) for v in versions]
+        return [form for form in served if not form.links_only]
 
     async def live_form(self, tenant: str, slug: str) -> ServedForm | None:
-        """Return the live version of one form, or None."""
+        """Return the live version of one public form, or None."""
         published = await self.store.live_version(tenant, slug, iso(self.clock()))
-        return self._served(published) if published else None
+        served = self._served(published) if published else None
+        # A form served only through links has no public address at all.
+        return None if served is None or served.links_only else served
 
     async def published_form(
         self, tenant: str, slug: str, version: int
@@ -142,9 +145,9 @@ class Portal:
     async def served_form(
         self, tenant: str, slug: str, version: int, grace: timedelta
     ) -> ServedForm | None:
-        """Return the version a customer was served, while it may still be sent."""
+        """Return the public version a customer was served, while it may be sent."""
         published = await self.store.version(tenant, slug, version)
-        if published is None:
+        if published is None or self._served(published).links_only:
             return None
         until = published.publish_until
         if until and self.clock() >= datetime.fromisoformat(until) + grace:
