@@ -56,15 +56,15 @@ async def ask(client, token, record_id, marked, others="", message="Bitte prüfe
     return await client.post(f"/admin/records/{record_id}/query", data=fields)
 
 
+async def new_link(client, token, form="musterstadt/sepa-mandat", **values):
+    """Send the clerk's page for a new pre-filled link to erika@beispiel.de."""
+    fields = {"csrf_token": token, "form": form, "recipient": "erika@beispiel.de"}
+    return await client.post("/admin/links/new", data={**fields, **values})
+
+
 async def test_a_clerk_sends_a_pre_filled_form_from_the_admin_pages(client):
     token = await log_in(client)
-    fields = {
-        "csrf_token": token,
-        "form": "musterstadt/sepa-mandat",
-        "recipient": "erika@beispiel.de",
-        "KUNDE_ORT": "Dresden",
-    }
-    response = await client.post("/admin/links/new", data=fields)
+    response = await new_link(client, token, KUNDE_ORT="Dresden")
     assert response.status == 200
     assert "die E-Mail ist unterwegs" in await response.text()
     form = await client.get(await mailed_link(client))
@@ -73,13 +73,7 @@ async def test_a_clerk_sends_a_pre_filled_form_from_the_admin_pages(client):
 
 async def test_a_refused_pre_fill_shows_the_form_again_with_why(client):
     token = await log_in(client)
-    fields = {
-        "csrf_token": token,
-        "form": "musterstadt/sepa-mandat",
-        "recipient": "erika@beispiel.de",
-        "KUNDE_PLZ": "1067",
-    }
-    response = await client.post("/admin/links/new", data=fields)
+    response = await new_link(client, token, KUNDE_PLZ="1067")
     html = await response.text()
     assert response.status == 422
     assert "Der Link wurde nicht angelegt." in html

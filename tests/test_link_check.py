@@ -2,9 +2,17 @@
 
 import pytest
 
-from app.keys import LINK_OFFICE
-from tests.conftest import csrf_token, form_data
-from tests.linkhelp import mailed_link, make_link, wait_for_state
+from app.backoffice.links import LinkError
+from app.backoffice.orders import OrderRequest, create_order
+from app.backoffice.service import DEMO_FORMS
+from app.clock import iso, utcnow
+from app.commands import publish_definition
+from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, PORTAL, TENANTS
+from app.storage.backoffice import NewRecord
+from tests.conftest import csrf_token, form_data, run_py
+from tests.linkhelp import mailed_link, make_link, outbox_files, wait_for_state
+from tests.test_link_admin import ask, log_in, new_link
+from tests.test_orders import ORDER
 
 CONTRACT = {"KUNDE_NACHNAME": "Quellwasser", "ABNST_PLZ": "01067"}
 
@@ -59,3 +67,96 @@ async def test_a_send_without_the_answer_is_refused(client):
         f"/l/{link_id}/formular", data=form_data(csrf_token(await page.text()), {})
     )
     assert sent.status == 403
+
+
+# A link to such a form is refused without the value the check expects.
+
+NO_PLZ = (
+    "ABNST_PLZ: Geben Sie „Postleitzahl“ an. Das Formular fragt diesen Wert vor "
+    "dem Öffnen des Links als Sicherheitsfrage ab."
+)
+
+
+async def nothing_was_sent(client) -> bool:
+    office = client.app[LINK_OFFICE]
+    return await office.store.links(None) == [] and not outbox_files(
+        client.app[CONFIG].outbox_dir
+    )
+
+
+async def test_the_admin_page_refuses_a_link_without_the_checked_value(client):
+    token = await log_in(client)
+    contract = "musterstadt/stromvertrag"
+    refused = await new_link(client, token, contract, KUNDE_NACHNAME="Quellwasser")
+    assert refused.status == 422
+    assert NO_PLZ in await refused.text()
+    assert await nothing_was_sent(client)
+
+
+def test_send_link_refuses_a_link_without_the_checked_value(tmp_path):
+    values = tmp_path / "werte.yaml"
+    values.write_text("KUNDE_NACHNAME: Quellwasser\n", encoding="utf-8")
+    data = tmp_path / "data"
+    result = run_py(
+        "send-link",
+        "musterstadt",
+        "stromvertrag",
+        "--to",
+        "erika@beispiel.de",
+        "--values",
+        str(values),
+        "--data",
+        str(data),
+    )
+    assert (result.returncode, result.stderr.endswith(f"\n{NO_PLZ}\n")) == (1, True)
+    assert outbox_files(data / "outbox") == []
+
+
+async def test_a_query_on_a_record_without_the_checked_value_is_refused(client):
+    token = await log_in(client)
+    record_id = await a_record_without_plz(client)
+    refused = await ask(client, token, record_id, ["KUNDE_NACHNAME"])
+    assert refused.status == 422
+    assert NO_PLZ in await refused.text()
+    assert await nothing_was_sent(client)
+
+
+async def test_an_order_whose_form_checks_an_empty_field_is_refused_unopened(client):
+    app = client.app
+    demo = (DEMO_FORMS / "zaehlerwechsel.yaml").read_text(encoding="utf-8")
+    text = demo.replace("slug: zaehlerwechsel", "slug: wechsel-geprueft").replace(
+        "sections:", "link_check: KUNDE_NACHNAME\nsections:"
+    )
+    await publish_definition(app[PORTAL], app[BACKOFFICE], app[TENANTS], text, "t")
+    wanted = OrderRequest(
+        "musterstadt", "wechsel-geprueft", 0, {**ORDER, "KUNDE_NACHNAME": ""}
+    )
+    with pytest.raises(LinkError, match="KUNDE_NACHNAME: Geben Sie „Name am Klingel"):
+        await create_order(app[LINK_OFFICE], wanted, "test")
+    assert await app[BACKOFFICE].store.records(None) == []
+    assert await nothing_was_sent(client)
+
+
+async def a_record_without_plz(client) -> int:
+    """Store a contract's record as an older version could have left it."""
+    store = client.app[BACKOFFICE].store
+    now = iso(utcnow())
+    await store.add_records(
+        [
+            NewRecord(
+                "s-ohne-plz",
+                "musterstadt",
+                "STROMVERTRAG",
+                "stromvertrag",
+                1,
+                "Stromvertrag",
+                "R-1",
+                now,
+                now,
+                {"KUNDE_NACHNAME": "Quellwasser"},
+                (),
+            )
+        ]
+    )
+    [record] = await store.records(None)
+    return record["id"]

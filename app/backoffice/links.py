@@ -85,6 +85,21 @@ def check_prefill(form: FormDefinition, values: dict[str, str]) -> dict[str, str
     return {n: result.values[n] for n in given}
 
 
+def check_link_check(form: FormDefinition, values: dict[str, str]) -> str:
+    """Return the field a link asks its customer for, refusing its empty value."""
+    if not form.link_check:
+        return ""
+    if not values.get(form.link_check, "").strip():
+        # Without the value the question would be skipped, and the link would
+        # show its values to whoever holds it: no link, rather.
+        label = form.field(form.link_check).label
+        raise LinkError(
+            f"{form.link_check}: Geben Sie „{label}“ an. Das Formular fragt "
+            "diesen Wert vor dem Öffnen des Links als Sicherheitsfrage ab."
+        )
+    return form.link_check
+
+
 class LinkOffice:
     """Every link of the back office, its mail and what became of it."""
 
@@ -161,7 +176,7 @@ class LinkOffice:
             request.others_editable,
             request.receipt,
             request.due,
-            form.link_check if values.get(form.link_check) else "",
+            check_link_check(form, values),
         )
         now = utcnow()
         days = request.days or form.link_expiry_days or self.config.link_expiry_days

@@ -11,7 +11,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from app.backoffice.links import LinkError, LinkOffice, LinkRequest, check_prefill
+from app.backoffice.links import (
+    LinkError,
+    LinkOffice,
+    LinkRequest,
+    check_link_check,
+    check_prefill,
+)
 from app.clock import iso, utcnow
 from app.forms.definition import FormDefinition
 from app.forms.validation import missing_message
@@ -64,6 +70,8 @@ def _checked(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
     missing = [missing_message(f) for f in fields if f.required and f.name not in clean]
     if missing:
         raise LinkError(" ".join(missing))
+    # Refused here too, before the order's record is opened.
+    check_link_check(form, clean)
     start, end = ORDER_TYPES[form.record_type][1]
     if clean[start] > clean[end]:
         raise LinkError("Der späteste Termin liegt vor dem frühesten.")
