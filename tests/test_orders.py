@@ -1,6 +1,7 @@
 """A meter exchange order goes to a provider and comes back with photos."""
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,8 @@ from app.backoffice.links import LinkError
 from app.backoffice.orders import OrderRequest, create_order
 from app.forms.checks import today_in_germany
 from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, SCHEDULER
-from tests.conftest import wait_until_taken
+from tests.admin_helpers import log_in_clerk, post
+from tests.conftest import csrf_token, form_data, wait_until_taken
 from tests.images import jpeg_photo, png_photo
 from tests.linkhelp import link_path, send_link_form, wait_for_mails, wait_for_state
 
@@ -117,3 +119,49 @@ async def test_order_forms_stay_off_the_public_pages(client):
     index = await (await client.get("/musterstadt/")).text()
     assert "Zählerwechsel" not in index
     assert (await client.get("/musterstadt/zaehlerwechsel")).status == 404
+
+
+def words(html: str) -> str:
+    """Return a page's or mail's text without tags and runs of white space."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+async def test_every_page_and_mail_of_an_order_speaks_of_the_order(client):
+    await order(client)
+    [mail] = await wait_for_mails(client.app[CONFIG].outbox_dir, 1)
+    path = link_path(mail)
+    page = await client.get(path)
+    action = page.url.path
+    token = csrf_token(await page.text())
+    refused = await client.post(action, data=form_data(token, {}))
+    photos = {
+        "WECHSEL_FOTO_ALT": ("alt.jpg", jpeg_photo()),
+        "WECHSEL_FOTO_NEU": ("neu.png", png_photo()),
+    }
+    sent = await send_link_form(client, path, RESULT, photos)
+    used = await client.get(path)
+    await wait_until_taken(client.app)
+    [record] = await client.app[BACKOFFICE].store.records(None)
+    admin = await log_in_clerk(client)
+    record_page = await client.get(f"/admin/records/{record['id']}")
+    query = await post(client, f"/admin/records/{record['id']}/query", admin)
+    texts = [
+        mail["Subject"],
+        mail.get_body(("plain",)).get_content(),
+        mail.get_body(("html",)).get_content(),
+        *[await r.text() for r in (page, refused, sent, used, record_page)],
+    ]
+    assert [r.status for r in (page, refused, sent, used, query)] == [
+        200,
+        422,
+        200,
+        410,
+        404,
+    ]
+    assert [("Auftrag" in t, "Rückfrage" in t) for t in texts] == [(True, False)] * len(
+        texts
+    )
+    assert "Das Ergebnis des Auftrags ist bei uns eingegangen." in words(texts[5])
+    assert "Auftrag bereits erledigt" in words(texts[6])
+    assert re.search(r"Ergebnis [A-Z]{2}-[0-9A-Z]{4}-[0-9A-Z]{4} vom", words(texts[7]))
+    assert "Korrektur" not in texts[7]

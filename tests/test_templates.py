@@ -261,6 +261,7 @@ SAMPLES = {
         form=SimpleNamespace(title="Zählerstand melden"),
         receipt="MS-7KQ4-XH2P",
         received_at="04.12.2025, 10:15 Uhr",
+        order=False,
     ),
     "portal/error.html": lambda: portal_context(
         status=404, title="Seite nicht gefunden", message="Prüfen Sie die Adresse."

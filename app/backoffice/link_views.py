@@ -229,6 +229,8 @@ async def record_links(request: web.Request, row, definition) -> dict:
             for link in await office.store.links_of_record(row["id"])
         ],
         "revisions": revisions,
+        # An order's links go to its provider and its revisions are results.
+        "order": definition is not None and definition.record_type in ORDER_TYPES,
         "template_url": "/admin/links/new?"
         + urlencode(
             {"form": f"{row['tenant']}/{row['form_slug']}", "record": row["id"]}
@@ -236,9 +238,18 @@ async def record_links(request: web.Request, row, definition) -> dict:
     }
 
 
+async def _queried_record(request: web.Request):
+    """Return the clerk's record a query may ask about; an order's may not."""
+    row = await _clerks_record(request)
+    # An order's link goes to its provider; the customer has no form to ask on.
+    if row["record_type"] in ORDER_TYPES:
+        raise PageError(404)
+    return row
+
+
 async def new_query_page(request: web.Request) -> web.Response:
     """Show the query form of a record: fields to mark, a message, an address."""
-    row = await _clerks_record(request)
+    row = await _queried_record(request)
     values = json.loads(row["field_values"])
     return await _query_page(request, row, values.get("KUNDE_EMAIL", ""), None)
 
@@ -268,7 +279,7 @@ async def _query_page(request, row, recipient, error, status=200, form=None):
 
 async def create_query(request: web.Request) -> web.Response:
     """Send the customer a query: a link to their own form with marked fields."""
-    row = await _clerks_record(request)
+    row = await _queried_record(request)
     clerk = request[CLERK]
     form = await request.post()
     auth.check_csrf(request, str(form.get("csrf_token", "")))

@@ -159,6 +159,7 @@ def _receipt_page(
         "form": {"title": definition.title},
         "receipt": receipt.number,
         "received_at": german(receipt.received_at),
+        "order": False,
         "preview": {
             "admin_url": form_url(form),
             "records_url": f"/admin/records?tests=1&q={receipt.number}",

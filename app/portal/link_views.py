@@ -13,6 +13,7 @@ from aiohttp import web
 
 from app import crypto, csrf
 from app.clock import german
+from app.forms.definition import ORDER_RECORD_TYPES
 from app.forms.validation import validate
 from app.keys import CONFIG, PORTAL, PORTAL_LINKS, TENANTS
 from app.links import (
@@ -32,7 +33,7 @@ from app.portal.views import (
     receipt_page,
     refuse_declared_oversize,
 )
-from app.storage.portal_links import LinkUsed
+from app.storage.portal_links import LinkUsed, PortalLink
 from app.tenants import Tenant
 from app.throttle import Throttle
 from app.web import (
@@ -97,12 +98,31 @@ def _tenant(request: web.Request, check: LinkCheck) -> Tenant:
     return request.app[TENANTS][check.link.tenant]
 
 
-def _closed(request: web.Request, check: LinkCheck) -> web.Response:
+def _order(check: LinkCheck) -> bool:
+    return check.prefill is not None and check.prefill.kind == "order"
+
+
+async def _is_order(request: web.Request, link: PortalLink) -> bool:
+    """Say whether a link's form is an order, even once its pre-fill is gone."""
+    served = await request.app[PORTAL].published_form(
+        link.tenant, link.form_slug, link.form_version
+    )
+    return served is not None and served.record_type in ORDER_RECORD_TYPES
+
+
+async def _closed(request: web.Request, check: LinkCheck) -> web.Response:
     """Answer a token that opens nothing, each case with its own page."""
     if check.status == "unknown":
         raise PageError(404)
     link = check.link
-    if check.status == "used":
+    if check.status == "used" and await _is_order(request, link):
+        title = "Auftrag bereits erledigt"
+        message = (
+            f"Das Ergebnis dieses Auftrags wurde am {german(link.used_at)} "
+            f"bereits gesendet, Eingangsnummer {link.receipt}. Ein zweites Mal "
+            "lässt es sich nicht senden."
+        )
+    elif check.status == "used":
         title = "Formular bereits gesendet"
         message = (
             f"Dieses Formular wurde am {german(link.used_at)} bereits gesendet. "
@@ -139,7 +159,7 @@ async def open_link(request: web.Request) -> web.Response:
     check = await links.check(token)
     if check.status != "open":
         log.warning("Refused a link token: %s", check.status)
-        return _closed(request, check)
+        return await _closed(request, check)
 
     await links.opened(check.link.id)
     response = _redirect(check)
@@ -246,7 +266,7 @@ async def answer_check(request: web.Request) -> web.Response:
         raise PageError(429)
     check = await _check_cookie(request)
     if check.status != "open":
-        return _closed(request, check)
+        return await _closed(request, check)
     if not check.prefill.check:
         raise _redirect(check)
     form = await request.post()
@@ -259,7 +279,7 @@ async def answer_check(request: web.Request) -> web.Response:
     log.warning("Wrong answer to the check of link %s", check.link.id)
     if not left:
         token = request.cookies[LINK_COOKIE]
-        return _closed(request, await request.app[PORTAL_LINKS].check(token))
+        return await _closed(request, await request.app[PORTAL_LINKS].check(token))
     tries = "einen Versuch" if left == 1 else f"{left} Versuche"
     error = f"Diese Angabe stimmt nicht. Sie haben noch {tries}."
     return _check_page(request, check, error, 422)
@@ -308,7 +328,7 @@ async def show_link_form(request: web.Request) -> web.Response:
     """Show the pre-filled form of the link whose token the cookie holds."""
     check = await _check_cookie(request)
     if check.status != "open":
-        return _closed(request, check)
+        return await _closed(request, check)
     if not _checked(request, check):
         return _check_page(request, check)
     linked = _linked_form(check)
@@ -323,7 +343,7 @@ async def send_link_form(request: web.Request) -> web.Response:
         raise PageError(429)
     check = await _check_cookie(request)
     if check.status != "open":
-        return _closed(request, check)
+        return await _closed(request, check)
     if not _checked(request, check):
         raise PageError(403, AGAIN, "Link erneut öffnen")
     refuse_declared_oversize(request, portal.config.uploads.max_submission_bytes)
@@ -335,7 +355,7 @@ async def send_link_form(request: web.Request) -> web.Response:
     tenant = _tenant(request, check)
     linked = _linked_form(check)
     if previous := await portal.previous_receipt(claim.nonce):
-        return receipt_page(request, tenant, linked.served, previous)
+        return receipt_page(request, tenant, linked.served, previous, _order(check))
     intake = portal.new_intake(linked.served, request.content)
     intake.link_id = check.link.id
     await read_all(intake, reader)
@@ -372,9 +392,9 @@ async def _commit(request, check, linked, intake, values, claim) -> web.Response
     except LinkUsed:
         await intake.discard()
         log.warning("Refused a second send of link %s", check.link.id)
-        return _closed(request, await links.check(request.cookies[LINK_COOKIE]))
+        return await _closed(request, await links.check(request.cookies[LINK_COOKIE]))
     links.changed.set()
     log.info("Link %s returned as submission %s", check.link.id, intake.id)
-    response = receipt_page(request, tenant, linked.served, receipt)
+    response = receipt_page(request, tenant, linked.served, receipt, _order(check))
     response.del_cookie(LINK_COOKIE, path=f"/l/{check.link.id}/")
     return response

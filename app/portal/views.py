@@ -304,14 +304,19 @@ def in_page_order(form: ServedForm, errors: dict[str, str]) -> dict[str, str]:
 
 
 def receipt_page(
-    request: web.Request, tenant: Tenant, form: ServedForm | None, receipt: Receipt
+    request: web.Request,
+    tenant: Tenant,
+    form: ServedForm | None,
+    receipt: Receipt,
+    order: bool = False,
 ) -> web.Response:
-    """Show the receipt number of a stored send."""
+    """Show the receipt number of a stored send; an order's result in its words."""
     context = {
         "form": {"title": form.title if form else ""},
         "receipt": receipt.number,
         "received_at": german(receipt.received_at),
-        "page_title": "Angaben gesendet",
+        "order": order,
+        "page_title": "Auftrag erledigt" if order else "Angaben gesendet",
     }
     return render(request, "portal/receipt.html", context, tenant=tenant)
 
