@@ -6,23 +6,34 @@ record. It carries the receipt number and a summary of the values, never an
 attachment.
 """
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Sequence
 
 import aiosqlite
 
 from app.backoffice.service import BackOffice
-from app.clock import german
+from app.clock import BERLIN, german, utcnow
 from app.forms.definition import FormDefinition
 from app.links import ANSWERS, shown_value
 from app.mail.message import MailError, MailTemplates
 from app.mail.outbox import Outbox
 from app.storage.backoffice import NewRecord
+from app.storage.confirmations import count_confirmation, note_on_record
 from app.storage.links import link_state
 
 log = logging.getLogger(__name__)
 
 SHOWN_DIGITS = 4
+# Anyone may type a stranger's address into a public form, so each address
+# gets at most this many confirmations a day from one tenant; a customer
+# sends rarely more than one or two forms a day.
+PER_ADDRESS_PER_DAY = 3
+OVER_LIMIT = (
+    "Keine Eingangsbestätigung gesendet: An diese E-Mail-Adresse gingen heute "
+    f"schon {PER_ADDRESS_PER_DAY} Bestätigungen."
+)
 
 
 def summary(form: FormDefinition, values: dict[str, str]) -> list[dict[str, str]]:
@@ -57,11 +68,15 @@ class Confirmations:
         outbox: Outbox,
         templates: MailTemplates,
         tenants: dict,
+        address_key: bytes,
     ) -> None:
         self.backoffice = backoffice
         self.outbox = outbox
         self.templates = templates
         self.tenants = tenants
+        # Addresses are counted under a keyed hash: the count tables hold no
+        # address, and without the key no guessed address can be checked.
+        self.address_key = address_key
 
     async def queue(
         self, conn: aiosqlite.Connection, records: Sequence[NewRecord]
@@ -82,6 +97,14 @@ class Confirmations:
             to = recipient(form, record.values) if form else ""
             if not (form and form.confirmation_mail and to):
                 continue
+            if not await self._within_limit(conn, record.tenant, to):
+                log.warning(
+                    "No confirmation for submission %s: its address had %s today",
+                    record.submission_id,
+                    PER_ADDRESS_PER_DAY,
+                )
+                await note_on_record(conn, record.submission_id, OVER_LIMIT)
+                continue
             context = {
                 "form_title": form.title,
                 "receipt": record.receipt,
@@ -99,6 +122,16 @@ class Confirmations:
             # refusal of it is logged but shown on no record.
             queued.append(await self.outbox.queue(conn, message, None))
         return queued
+
+    async def _within_limit(
+        self, conn: aiosqlite.Connection, tenant: str, address: str
+    ) -> bool:
+        """Count a confirmation to an address; False once it had its day's."""
+        digest = hmac.new(
+            self.address_key, address.strip().lower().encode(), hashlib.sha256
+        ).hexdigest()
+        day = utcnow().astimezone(BERLIN).date().isoformat()
+        return await count_confirmation(conn, tenant, digest, day, PER_ADDRESS_PER_DAY)
 
     def send(self, mail_ids: Sequence[str]) -> None:
         """Let the outbox try the queued confirmations now."""

@@ -122,7 +122,13 @@ class LinkOffice:
         self.tenants = tenants
         self.config = config
         self.scheduler = scheduler
-        self.confirmations = Confirmations(backoffice, outbox, templates, tenants)
+        self.confirmations = Confirmations(
+            backoffice,
+            outbox,
+            templates,
+            tenants,
+            secret_file(config.backoffice_dir / "confirmations.secret"),
+        )
         outbox.listeners.append(self._on_mail)
 
     async def current_form(self, tenant: str, slug: str) -> tuple[int, FormDefinition]:

@@ -249,6 +249,7 @@ async def record(request: web.Request) -> web.Response:
         row["tenant"], row["form_slug"], row["form_version"]
     )
     summary = _record_summary(request, row)
+    summary["confirmation_note"] = row["confirmation_note"]
     summary["values"] = _labelled_values(
         definition, backoffice.catalog, json.loads(row["field_values"])
     )

@@ -219,4 +219,16 @@ BACKOFFICE = (
                          WHERE form_id = v.form_id);
     ALTER TABLE records ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
     """,
+    # How many confirmations each address got today, under a keyed hash of
+    # the address, and a record's note that its confirmation was not sent.
+    """
+    CREATE TABLE confirmation_counts (
+        tenant TEXT NOT NULL,
+        address_hash TEXT NOT NULL,
+        day TEXT NOT NULL,
+        sent INTEGER NOT NULL,
+        PRIMARY KEY (tenant, address_hash, day)
+    );
+    ALTER TABLE records ADD COLUMN confirmation_note TEXT NOT NULL DEFAULT '';
+    """,
 )
