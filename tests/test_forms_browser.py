@@ -72,7 +72,8 @@ def test_a_clerk_builds_previews_and_schedules_a_form(page):
     row = page.locator("#schedule + .table-wrap tbody tr").inner_text()
     assert row.split("\t")[1:3] == [
         f"{monday:%d.%m.%Y}, 08:00 Uhr",
-        f"{month_end(monday) + timedelta(days=1):%d.%m.%Y}, 00:00 Uhr",
+        # An end at midnight is shown as 24:00 of the day it ends, as typed.
+        f"{month_end(monday):%d.%m.%Y}, 24:00 Uhr",
     ]
     assert page.locator(".facts .status").inner_text() == "Geplant"
 
