@@ -160,3 +160,11 @@ async def a_record_without_plz(client) -> int:
     )
     [record] = await store.records(None)
     return record["id"]
+
+
+async def test_the_admin_page_marks_the_checked_field_as_needed(client):
+    await log_in(client)
+    page = await client.get("/admin/links/new?form=musterstadt/stromvertrag")
+    html = await page.text()
+    assert 'name="ABNST_PLZ"\n      value="" autocomplete="off" required' in html
+    assert "Pflichtangabe: Das Formular fragt" in html
