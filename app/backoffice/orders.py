@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 # Per order record type: the fields the clerk sets and the provider only
 # reads, and the two that frame the date window.
 # Limitation: this split lives here in code, not in the field catalog or the
-# form definition, so a new order type needs a line of Python.
+# form definition, so a new order type needs a line of Python here and its
+# key in ORDER_RECORD_TYPES (app/forms/definition.py); a test holds the two
+# equal.
 ORDER_TYPES = {
     "ZAEHLERWECHSEL": (
         frozenset(
