@@ -69,8 +69,9 @@ _SETTINGS = (
     "confirmation_mail",
     "link_check",
 )
-_TOP_KEYS = {*_SETTINGS, "sections"}
+_TOP_KEYS = {*_SETTINGS, "sections", "steps"}
 _SECTION_KEYS = {"title", "help", "fields"}
+_STEP_KEYS = {"title", "sections"}
 _FIELD_KEYS = {
     "field",
     "label",
@@ -141,6 +142,14 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Step:
+    """A page of a stepped form: a title over the next `size` sections."""
+
+    title: str
+    size: int
+
+
+@dataclass(frozen=True)
 class FormDefinition:
     """A form of one tenant: its record type, wording and fields in sections."""
 
@@ -159,6 +168,8 @@ class FormDefinition:
     confirmation_mail: bool = False
     # A field whose value a customer must type before a link shows its values.
     link_check: str = ""
+    # The pages of a stepped form over `sections` in order; empty: one page.
+    steps: tuple[Step, ...] = ()
 
     @property
     def fields(self) -> tuple[FormField, ...]:
@@ -204,6 +215,8 @@ class FormDefinition:
             }
             for section in self.sections
         ]
+        if self.steps:
+            data["steps"] = [{"title": s.title, "size": s.size} for s in self.steps]
         return data
 
     @classmethod
@@ -240,8 +253,11 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         root,
         "the definition",
         allowed=_TOP_KEYS,
-        required=("tenant", "slug", "title", "record_type", "sections"),
+        required=("tenant", "slug", "title", "record_type"),
     )
+    if ("sections" in top) == ("steps" in top):
+        reason = "the definition needs either sections or steps, not both"
+        raise YamlError(line_of(top.get("steps", root)), reason)
     # Read in the order of the file, so that the first error reported is the
     # first one an admin meets reading from the top.
     tenant = _slug(top["tenant"], "tenant")
@@ -258,9 +274,10 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
     )
     _schedule_in_order(top.get("publish_until"), publish_from, publish_until)
     seen: dict[str, FormField | None] = {}
+    steps: list[Step] = []
+    section_nodes = _section_nodes(top, steps)
     sections = tuple(
-        _section(node, catalog, record_type, limit, seen)
-        for node in list_of(top["sections"], "sections")
+        _section(node, catalog, record_type, limit, seen) for node in section_nodes
     )
     link_check = _link_check(top.get("link_check"), sections)
     return FormDefinition(
@@ -276,7 +293,24 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         link_expiry_days=link_days,
         confirmation_mail=confirm,
         link_check=link_check,
+        steps=tuple(steps),
     )
+
+
+def _section_nodes(top: dict[str, yaml.Node], steps: list[Step]) -> list[yaml.Node]:
+    """Return the section nodes in order, noting the steps they are grouped in."""
+    if "sections" in top:
+        return list_of(top["sections"], "sections")
+    nodes = []
+    for node in list_of(top["steps"], "steps"):
+        entry = mapping_of(
+            node, "a step", allowed=_STEP_KEYS, required=("title", "sections")
+        )
+        title = filled_text_of(entry["title"], "title")
+        inner = list_of(entry["sections"], "the sections of a step")
+        steps.append(Step(title, len(inner)))
+        nodes += inner
+    return nodes
 
 
 def _link_check(node: yaml.Node | None, sections: tuple[Section, ...]) -> str:
@@ -546,7 +580,7 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
     # Versions stored before links existed lack the key; they use the default.
     if isinstance(data, dict):
         defaults = {"link_expiry_days": None, "confirmation_mail": False}
-        data = {**defaults, "link_check": "", **data}
+        data = {**defaults, "link_check": "", "steps": [], **data}
     _exact_keys(data, _DEFINITION_KEYS, "the definition")
     record_type = catalog.record_types[_string(data["record_type"])]
     seen: set[str] = set()
@@ -573,7 +607,19 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
         link_expiry_days=_optional_int(data["link_expiry_days"]),
         confirmation_mail=_boolean(data["confirmation_mail"]),
         link_check=_string(data["link_check"]),
+        steps=_steps_from_dict(data["steps"], len(sections)),
     )
+
+
+def _steps_from_dict(value: object, section_count: int) -> tuple[Step, ...]:
+    steps = []
+    for item in _list(value):
+        _exact_keys(item, {"title", "size"}, "a step")
+        steps.append(Step(_string(item["title"]), _integer(item["size"])))
+    sizes = [step.size for step in steps]
+    if steps and (min(sizes) < 1 or sum(sizes) != section_count):
+        raise ValueError("the steps do not cover the sections")
+    return tuple(steps)
 
 
 def _field_from_dict(
