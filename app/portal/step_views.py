@@ -103,16 +103,15 @@ async def _read_page(request, form: ServedForm, state: StepState, reader) -> dic
     intake = _intake(request, form, state, page)
     await read_all(intake, reader)
     await steps.keep(state, intake)
+    # The state keeps what was typed: checking is done again on the final
+    # send, and a normalised value need not pass its check a second time.
     for page_field in page.fields:
         if page_field.type != "file":
             state.values[page_field.name] = intake.values.get(page_field.name, "")
     checked = validate(
         stepping.up_to(form.definition, state.step), state.values, _uploads(state)
     )
-    state.values.update(checked.values)
     names = {f.name for f in page.fields}
-    for gone in names - set(checked.values):
-        state.values.pop(gone, None)
     errors = {k: v for k, v in checked.errors.items() if k in names}
     return in_page_order(form, {**errors, **intake.file_errors})
 
