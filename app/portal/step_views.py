@@ -250,7 +250,7 @@ def _check_context(form: ServedForm, pages, state: StepState) -> dict:
 
 def _shown_value(page_field, value: str) -> str:
     if page_field.type == "consent":
-        return "Ja" if value else ""
+        return "Ja" if value else "Nein"
     if page_field.type == "choice":
         return dict(page_field.choices).get(value, value)
     return value
