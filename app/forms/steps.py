@@ -39,6 +39,9 @@ def section_steps(form: FormDefinition) -> list[str]:
     return [page.title for page in pages(form) for _ in page.sections]
 
 
+# Limitation: the clerks' preview shows a stepped form on one page with its
+# steps as headings, not page by page with the check page, so a test send
+# from the preview does not try the step pages themselves.
 def step_heads(form: FormDefinition) -> dict[int, str]:
     """Return the heading over each section that begins a step, by its index."""
     heads, start = {}, 0

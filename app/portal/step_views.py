@@ -57,7 +57,8 @@ async def send_step(
     steps, portal = request.app[STEPS], request.app[PORTAL]
     cookie = request.cookies[csrf.COOKIE]
     try:
-        state = await steps.read_state(reader, _binding(tenant, form, cookie))
+        binding = _binding(tenant, form, cookie)
+        state = await steps.read_state(reader, binding, len(form.fields))
     except StateRefused as refused:
         log.warning("Refused the state of a %s step page: %s", form.slug, refused)
         raise PageError(403, START_AGAIN, "Bitte neu beginnen") from refused
@@ -146,6 +147,8 @@ async def _send(request, tenant: Tenant, form: ServedForm, cookie: str, state):
         state.step = len(form.steps)
         errors = in_page_order(form, checked.errors)
         return _step_page(request, tenant, form, cookie, state, errors, status=422)
+    # One send of a session at a time, so a double click cannot adopt the
+    # staged files twice or discard those of the send that was stored.
     async with steps.sending(state):
         if previous := await portal.previous_receipt(state.nonce):
             return receipt_page(request, tenant, form, previous)

@@ -26,7 +26,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from app import crypto
-from app.portal.intake import Intake, StoredFile, part_names
+from app.portal.intake import MAX_TEXT_PART, Intake, StoredFile, part_names
 from app.portal.service import Portal
 from app.storage.db import ensure_private_dir, secret_file
 from app.timers import Scheduler
@@ -34,8 +34,9 @@ from app.timers import Scheduler
 log = logging.getLogger(__name__)
 
 STATE_FIELD = "state"
-MAX_STATE_BYTES = 256 * 1024
 FORMAT = 1
+# Room for the JSON around the values, the file list and base64's third.
+STATE_ALLOWANCE = 64 * 1024
 
 
 class StateRefused(Exception):
@@ -142,8 +143,13 @@ class Steps:
             raise StateRefused("expired")
         return state
 
-    async def read_state(self, reader, binding: tuple[str, ...]) -> StepState:
+    async def read_state(
+        self, reader, binding: tuple[str, ...], field_count: int
+    ) -> StepState:
         """Read the state, the part after the form token, and open it."""
+        # Each value was read as one part of at most MAX_TEXT_PART bytes; JSON
+        # may double a line break and base64 adds a third.
+        limit = field_count * MAX_TEXT_PART * 3 + STATE_ALLOWANCE
         timeout = self.portal.config.uploads.idle_timeout_s
         try:
             async with asyncio.timeout(timeout):
@@ -156,7 +162,7 @@ class Steps:
                 data = bytearray()
                 while chunk := await part.read_chunk(64 * 1024):
                     data += chunk
-                    if len(data) > MAX_STATE_BYTES:
+                    if len(data) > limit:
                         raise StateRefused("too large")
         except (ValueError, HttpProcessingError) as error:
             raise StateRefused("unreadable") from error
@@ -172,6 +178,8 @@ class Steps:
         """Return a fresh folder for the files of one step's request."""
         return self.staged_folder(state) / f"incoming-{secrets.token_hex(8)}"
 
+    # Limitation: a staged file can be replaced by choosing another one but not
+    # taken back, so an optional file chosen by mistake goes with the send.
     async def keep(self, state: StepState, intake: Intake) -> None:
         """Move a step's sealed files to the session's staged files."""
         folder = self.staged_folder(state)
