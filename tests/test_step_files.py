@@ -162,3 +162,16 @@ async def test_a_file_of_the_wrong_type_is_refused_on_its_step(client, data_dir)
     assert walk.status == 422
     assert "Foto des Zählers: Wählen Sie eine Datei vom Typ JPEG oder PNG." in walk.html
     assert staged(data_dir) == []
+
+
+async def test_step_titles_a_clerk_typed_are_shown_escaped(client):
+    app = client.app
+    text = FORM.replace("title: Foto", "title: <script>Foto</script>")
+    await publish_definition(app[PORTAL], app[BACKOFFICE], app[TENANTS], text, "t")
+
+    walk = await Walk(client, PATH).start()
+
+    assert progress_of(walk.html) == (
+        "Schritt 1 von 2: &lt;script&gt;Foto&lt;/script&gt;"
+    )
+    assert "<script>" not in walk.html
