@@ -12,8 +12,8 @@ from app.keys import BACKOFFICE, PORTAL, SCHEDULER, TENANTS
 from app.portal.step_views import START_AGAIN
 from tests.admin_helpers import Clock
 from tests.conftest import wait_until_taken
-from tests.stepping import Walk, progress_of
-from tests.test_no_trace import marked_photo, portal_traces
+from tests.stepping import CONTRACT_PAGES, Walk, progress_of, state_of
+from tests.test_no_trace import loose_modes, marked_photo, portal_traces
 
 PATH = "/musterstadt/ablesung-schritte"
 FORM = """\
@@ -175,3 +175,21 @@ async def test_step_titles_a_clerk_typed_are_shown_escaped(client):
         "Schritt 1 von 2: &lt;script&gt;Foto&lt;/script&gt;"
     )
     assert "<script>" not in walk.html
+
+
+async def test_the_state_key_and_staged_files_are_the_owners_alone(client, data_dir):
+    await photo_step(client)
+
+    assert len((data_dir / "portal" / "steps.secret").read_bytes()) == 32
+    assert len(staged(data_dir)) == 1
+    assert loose_modes(data_dir) == {}
+
+
+async def test_a_state_of_another_form_is_refused(client):
+    contract = await (await Walk(client).start()).through(CONTRACT_PAGES[:1])
+    walk = await Walk(client, PATH).start()
+
+    await walk.post({"ZAEHLER_NR": "1ESY1160523456"}, state=state_of(contract.html))
+
+    assert walk.status == 403
+    assert START_AGAIN in walk.html
