@@ -10,6 +10,7 @@ from app.clock import utcnow
 from app.commands import publish_definition
 from app.keys import BACKOFFICE, PORTAL, SCHEDULER, TENANTS
 from app.portal.step_views import START_AGAIN
+from app.portal.steps import STEPS
 from tests.admin_helpers import Clock
 from tests.conftest import wait_until_taken
 from tests.stepping import CONTRACT_PAGES, Walk, progress_of, state_of
@@ -93,6 +94,22 @@ async def test_a_staged_file_joins_the_send_whole(client, data_dir):
     assert attachment["filename"] == f"{MARKERS['name']}.jpg"
     assert Image.open(io.BytesIO(stored)).size == (64, 48)
     assert portal_traces(data_dir, MARKERS) == {}
+
+
+async def test_a_send_whose_staged_file_is_gone_is_refused_and_leaves_no_lock(
+    client, data_dir
+):
+    walk = await photo_step(client)
+    await walk.post({"ZAEHLER_STAND": "012345,6"})
+    for path in staged(data_dir):
+        path.unlink()
+
+    await walk.post(action="absenden")
+
+    assert walk.status == 403
+    assert START_AGAIN in walk.html
+    assert client.app[STEPS].sends_under_way() == 0
+    assert await client.app[PORTAL].store.submission_ids() == set()
 
 
 async def test_the_step_keeps_a_staged_file_when_it_is_shown_again(client, data_dir):

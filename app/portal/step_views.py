@@ -167,7 +167,6 @@ async def _send(request, tenant: Tenant, form: ServedForm, cookie: str, state):
         except BaseException:
             await intake.discard()
             raise
-    steps.sent(state)
     return receipt_page(request, tenant, form, receipt)
 
 

@@ -12,12 +12,14 @@ its session expires.
 import asyncio
 import base64
 import binascii
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import secrets
 import shutil
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -105,7 +107,8 @@ class Steps:
         folder = portal.config.portal_dir
         self.key = secret_file(folder / "steps.secret")
         self.staged_dir = ensure_private_dir(folder / "staged")
-        self._sending: dict[str, asyncio.Lock] = {}
+        # Per session: its lock and how many sends hold or wait for it.
+        self._sending: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     @property
     def session(self) -> timedelta:
@@ -211,13 +214,26 @@ class Steps:
             )
         await self.remove(state.staged_name)
 
-    def sending(self, state: StepState) -> asyncio.Lock:
-        """Return the lock that lets one send of a session run at a time."""
-        return self._sending.setdefault(state.submission_id, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def sending(self, state: StepState) -> AsyncIterator[None]:
+        """Let one send of a session run at a time; forget the lock after the last."""
+        lock, users = self._sending.setdefault(
+            state.submission_id, (asyncio.Lock(), [0])
+        )
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            # Dropped only when no send holds or waits for it, failed or not,
+            # so a later send can never get a second lock beside a waiting one.
+            users[0] -= 1
+            if users[0] == 0:
+                del self._sending[state.submission_id]
 
-    def sent(self, state: StepState) -> None:
-        """Forget a session's lock once its send is done."""
-        self._sending.pop(state.submission_id, None)
+    def sends_under_way(self) -> int:
+        """Return how many sessions have a send running or waiting."""
+        return len(self._sending)
 
     def expire_at(self, name: str, expires: int) -> None:
         """Have the scheduler delete a session's staged files when it expires."""
