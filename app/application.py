@@ -30,6 +30,7 @@ from app.commands import register_commands
 from app.config import ROOT, Config
 from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
+from app.forms.steps import step_heads
 from app.keys import (
     BACKOFFICE,
     CONFIG,
@@ -46,6 +47,7 @@ from app.listeners import listener_middleware
 from app.portal import routes as portal_routes
 from app.portal.link_views import LINK_THROTTLE
 from app.portal.service import Portal
+from app.portal.steps import STEPS, Steps
 from app.portal.views import EMPTY_FORMS, SEND_THROTTLE
 from app.storage import schema
 from app.storage.db import ensure_private_dir, open_database
@@ -84,6 +86,7 @@ def _setup_templates(app: web.Application, config: Config) -> None:
         app, loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.globals["json"] = json.dumps
+    env.globals["step_heads"] = step_heads
 
 
 async def _sides(app: web.Application) -> AsyncIterator[None]:
@@ -106,6 +109,8 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     await backoffice.load_demo_forms(portal, app[TENANTS])
     await desk.start()
     await portal.queue.remove_orphans()
+    app[STEPS] = Steps(portal, scheduler)
+    await app[STEPS].start()
     await remove_orphan_attachments(backoffice)
     app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
     parts = open_links(config, portal, backoffice, app[TENANTS], app[SCHEDULER])

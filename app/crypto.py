@@ -36,6 +36,7 @@ VALUES_LABEL = b"modportal values v1"
 FILE_LABEL = b"modportal file v1"
 LINK_LABEL = b"modportal link v1"
 STORED_LABEL = b"modportal stored v1"
+STEPS_LABEL = b"modportal steps v1"
 LINK_SECRET_BYTES = 32
 
 # The HPKE output is the X25519 encapsulated key followed by the sealed data
@@ -207,6 +208,18 @@ def decrypt_stored(key: bytes, kind: str, item_id: str, blob: bytes) -> bytes:
     """Decrypt an item kept at rest under a local secret key."""
     context = _context(STORED_LABEL, kind, item_id)
     return _open_box(_derive(key, context), context, blob, f"stored {kind}")
+
+
+def encrypt_step_state(key: bytes, binding: tuple[str, ...], plaintext: bytes) -> bytes:
+    """Encrypt a stepped form's answers for the customer's page, bound to its form."""
+    context = _context(STEPS_LABEL, *binding)
+    return _seal_box(_derive(key, context), context, plaintext)
+
+
+def decrypt_step_state(key: bytes, binding: tuple[str, ...], blob: bytes) -> bytes:
+    """Decrypt a stepped form's answers; anything altered or foreign is refused."""
+    context = _context(STEPS_LABEL, *binding)
+    return _open_box(_derive(key, context), context, blob, "step state")
 
 
 class FileSealer:

@@ -44,22 +44,27 @@ METER_STEPS = [
     ("file", "Foto des Zählers", None),
     ("type", "E-Mail-Adresse (optional)", "erika@example.org"),
 ]
+# The supply contract is asked in four steps; "next" goes on to the next one,
+# and after the last the check page lists every answer before the send.
 CONTRACT_STEPS = [
     ("choose", "Tarif", "Musterstadt Strom Öko"),
+    ("choose", "Anlass des Vertrags", "Ich ziehe ein oder um."),
+    ("type", "Gewünschter Lieferbeginn", SUPPLY_FROM),
+    ("next", "Weiter", None),
     ("choose", "Anrede", "Frau"),
     ("type", "Vorname", "Erika"),
     ("type", "Nachname", "Mustermann"),
     ("type", "Geburtsdatum", "1980-04-12"),
     ("type", "E-Mail-Adresse", "erika@example.org"),
     ("type", "Telefonnummer (optional)", "0351 123456"),
+    ("next", "Weiter", None),
     ("type", "Straße", "Hauptstraße"),
     ("type", "Hausnummer", "5a"),
     ("type", "Postleitzahl", "01067"),
     ("type", "Ort", "Dresden"),
     ("type", "Zählernummer", "1ESY1160523456"),
     ("type", "Jahresverbrauch in kWh", "2.500"),
-    ("choose", "Anlass des Vertrags", "Ich ziehe ein oder um."),
-    ("type", "Gewünschter Lieferbeginn", SUPPLY_FROM),
+    ("next", "Weiter", None),
     ("type", "Kontoinhaber (Vor- und Nachname)", "Erika Mustermann"),
     ("type", "IBAN", "DE02 1203 0000 0000 2020 51"),
     ("tick", "Ich erteile das SEPA-Lastschriftmandat", None),
@@ -70,6 +75,7 @@ CONTRACT_STEPS = [
     ),
     ("tick", "Ich habe die Widerrufsbelehrung gelesen", None),
     ("tick", "Ich habe die Datenschutzhinweise gelesen", None),
+    ("next", "Weiter zur Prüfung", None),
 ]
 
 # slug: (link title on the tenant's page, steps, values the clerk must see;
@@ -183,6 +189,8 @@ def fill(page, steps, photo=None) -> None:
             consent(page, label).check()
         elif action == "file":
             box(page, label).set_input_files(photo)
+        elif action == "next":
+            page.get_by_role("button", name=label, exact=True).click()
 
 
 def send_in_browser(page, server, slug: str, photo, shots) -> str:

@@ -10,6 +10,7 @@ from PIL import Image
 from app.keys import BACKOFFICE, PORTAL
 from tests.conftest import form_data, open_form, send, wait_until_taken
 from tests.images import jpeg_photo, png_photo
+from tests.stepping import CONTRACT_PAGES, Walk
 
 SEPA = "/musterstadt/sepa-mandat"
 METER = "/musterstadt/zaehlerstand"
@@ -106,11 +107,9 @@ async def test_wrong_value_reshows_the_form_with_what_was_typed(
 
 
 async def test_wrong_malo_id_is_refused_at_its_field(client):
-    token = await open_form(client, "/musterstadt/stromvertrag")
-    response = await client.post(
-        "/musterstadt/stromvertrag",
-        data=form_data(token, {"ABNST_MALO_ID": "41373559242"}),
-    )
+    # The supply contract asks for the supply point on its third step.
+    walk = await (await Walk(client).start()).through(CONTRACT_PAGES[:2])
+    response = await walk.post({"ABNST_MALO_ID": "41373559242"})
     html = await response.text()
     assert response.status == 422
     assert 'id="f-ABNST_MALO_ID-error"' in html

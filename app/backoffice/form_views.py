@@ -16,7 +16,7 @@ from app.backoffice.forms import (
     publish_problems,
 )
 from app.clock import german
-from app.forms import compare, editor, lifecycle
+from app.forms import compare, editor, lifecycle, step_editor
 from app.forms.catalog import unsafe_character
 from app.forms.definition import FormDefinition
 from app.forms.editor import MAX_TEXT, Posted
@@ -446,6 +446,7 @@ def _editor_context(
         "errors": list(errors.items()),
         "error_map": errors,
         "problems": publish_problems(definition),
+        "step_marks": step_editor.marks(definition),
         "message": DONE_MESSAGES.get(request.query.get("done", "")),
         "page_title": ("Fehler: " if errors else "")
         + f"Bearbeiten: {definition.title}",

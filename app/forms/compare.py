@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from app.forms.definition import FormDefinition, FormField
+from app.forms.steps import section_steps
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 KIND_LABELS = {ADDED: "hinzugefügt", REMOVED: "entfernt", CHANGED: "geändert"}
@@ -26,9 +27,12 @@ def _size(size: int | None) -> str:
     return "" if size is None else f"{size / 1_000_000:g} MB"
 
 
-def _field_facts(field: FormField, section: str, position: int) -> dict[str, str]:
+def _field_facts(
+    field: FormField, section: str, position: int, step: str = ""
+) -> dict[str, str]:
     """Return what a clerk can set on a field, as German text by name."""
     return {
+        "Schritt": step,
         "Beschriftung": field.label,
         "Hilfetext": field.help,
         "Platzhalter": field.placeholder,
@@ -48,9 +52,10 @@ def _field_facts(field: FormField, section: str, position: int) -> dict[str, str
 
 def _fields(form: FormDefinition) -> dict[str, dict[str, str]]:
     facts = {}
-    for section in form.sections:
+    steps = section_steps(form) if form.steps else [""] * len(form.sections)
+    for section, step in zip(form.sections, steps, strict=True):
         for position, field in enumerate(section.fields, start=1):
-            facts[field.name] = _field_facts(field, section.title, position)
+            facts[field.name] = _field_facts(field, section.title, position, step)
     return facts
 
 
@@ -67,6 +72,10 @@ def _form_facts(form: FormDefinition) -> dict[str, str]:
         "Höchstgröße einer Sendung": _size(form.max_submission_bytes),
         "Nur über sichere Links": "ja" if form.links_only else "nein",
         "Abschnitte": " | ".join(section.title for section in form.sections),
+        "Schritte": " | ".join(
+            f"{step.title} ({step.size} Abschnitt{'' if step.size == 1 else 'e'})"
+            for step in form.steps
+        ),
     }
 
 

@@ -70,10 +70,11 @@ _SETTINGS = (
     "link_check",
     "links_only",
 )
-_TOP_KEYS = {*_SETTINGS, "sections"}
+_TOP_KEYS = {*_SETTINGS, "sections", "steps"}
 # What names a form and what its records are; see definition_key().
 _KEY_SETTINGS = ("tenant", "slug", "record_type")
 _SECTION_KEYS = {"title", "help", "fields"}
+_STEP_KEYS = {"title", "sections"}
 _FIELD_KEYS = {
     "field",
     "label",
@@ -147,6 +148,14 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Step:
+    """A page of a stepped form: a title over the next `size` sections."""
+
+    title: str
+    size: int
+
+
+@dataclass(frozen=True)
 class FormDefinition:
     """A form of one tenant: its record type, wording and fields in sections."""
 
@@ -172,6 +181,9 @@ class FormDefinition:
         # An order is for one provider's eyes; no setting can make it public.
         if self.record_type in ORDER_RECORD_TYPES:
             object.__setattr__(self, "links_only", True)
+
+    # The pages of a stepped form over `sections` in order; empty: one page.
+    steps: tuple[Step, ...] = ()
 
     @property
     def fields(self) -> tuple[FormField, ...]:
@@ -217,6 +229,8 @@ class FormDefinition:
             }
             for section in self.sections
         ]
+        if self.steps:
+            data["steps"] = [{"title": s.title, "size": s.size} for s in self.steps]
         return data
 
     @classmethod
@@ -266,8 +280,11 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         root,
         "the definition",
         allowed=_TOP_KEYS,
-        required=("tenant", "slug", "title", "record_type", "sections"),
+        required=("tenant", "slug", "title", "record_type"),
     )
+    if ("sections" in top) == ("steps" in top):
+        reason = "the definition needs either sections or steps, not both"
+        raise YamlError(line_of(top.get("steps", root)), reason)
     # Read in the order of the file, so that the first error reported is the
     # first one an admin meets reading from the top.
     tenant = _slug(top["tenant"], "tenant")
@@ -284,9 +301,10 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
     )
     _schedule_in_order(top.get("publish_until"), publish_from, publish_until)
     seen: dict[str, FormField | None] = {}
+    steps: list[Step] = []
+    section_nodes = _section_nodes(top, steps)
     sections = tuple(
-        _section(node, catalog, record_type, limit, seen)
-        for node in list_of(top["sections"], "sections")
+        _section(node, catalog, record_type, limit, seen) for node in section_nodes
     )
     link_check = _link_check(top.get("link_check"), sections)
     links_only = _links_only(top.get("links_only"), record_type)
@@ -304,7 +322,24 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         confirmation_mail=confirm,
         link_check=link_check,
         links_only=links_only,
+        steps=tuple(steps),
     )
+
+
+def _section_nodes(top: dict[str, yaml.Node], steps: list[Step]) -> list[yaml.Node]:
+    """Return the section nodes in order, noting the steps they are grouped in."""
+    if "sections" in top:
+        return list_of(top["sections"], "sections")
+    nodes = []
+    for node in list_of(top["steps"], "steps"):
+        entry = mapping_of(
+            node, "a step", allowed=_STEP_KEYS, required=("title", "sections")
+        )
+        title = filled_text_of(entry["title"], "title")
+        inner = list_of(entry["sections"], "the sections of a step")
+        steps.append(Step(title, len(inner)))
+        nodes += inner
+    return nodes
 
 
 def _links_only(node: yaml.Node | None, record_type: RecordType) -> bool:
@@ -587,7 +622,13 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
     # Versions stored before links existed lack the key; they use the default.
     if isinstance(data, dict):
         defaults = {"link_expiry_days": None, "confirmation_mail": False}
-        data = {**defaults, "link_check": "", "links_only": False, **data}
+        data = {
+            **defaults,
+            "link_check": "",
+            "links_only": False,
+            "steps": [],
+            **data,
+        }
     _exact_keys(data, _DEFINITION_KEYS, "the definition")
     record_type = catalog.record_types[_string(data["record_type"])]
     seen: set[str] = set()
@@ -615,7 +656,19 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
         confirmation_mail=_boolean(data["confirmation_mail"]),
         link_check=_string(data["link_check"]),
         links_only=_boolean(data["links_only"]),
+        steps=_steps_from_dict(data["steps"], len(sections)),
     )
+
+
+def _steps_from_dict(value: object, section_count: int) -> tuple[Step, ...]:
+    steps = []
+    for item in _list(value):
+        _exact_keys(item, {"title", "size"}, "a step")
+        steps.append(Step(_string(item["title"]), _integer(item["size"])))
+    sizes = [step.size for step in steps]
+    if steps and (min(sizes) < 1 or sum(sizes) != section_count):
+        raise ValueError("the steps do not cover the sections")
+    return tuple(steps)
 
 
 def _field_from_dict(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from app.forms import step_editor
 from app.forms.catalog import Catalog, CatalogField, unsafe_character
 from app.forms.definition import (
     _PLACEHOLDER_TYPES,
@@ -24,8 +25,7 @@ from app.forms.definition import (
     build_field,
 )
 
-# Limitation: a form is one page of sections; the editor offers no steps with
-# a check-your-answers page and no repeatable groups.
+# Limitation: the editor offers no repeatable groups of fields.
 MB = 1_000_000
 # A size in megabytes as a clerk types it: up to four digits, two decimals.
 _SIZE = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?")
@@ -139,6 +139,9 @@ def apply(
                 ),
             )
         )
+    steps = step_editor.read_titles(
+        base, lambda name, required: _text(posted, name, errors, required=required)
+    )
     if errors:
         raise EditRefused(errors)
     edited = dataclasses.replace(
@@ -146,6 +149,7 @@ def apply(
         title=title,
         intro=intro,
         sections=tuple(sections),
+        steps=steps,
         # An order stays links only whatever is ticked; see FormDefinition.
         links_only=posted.one("links_only") == "ja",
     )
@@ -282,6 +286,12 @@ def _megabytes(
 
 def _act(form: FormDefinition, posted: Posted, catalog: Catalog) -> FormDefinition:
     verb, _, target = posted.one("action", "save").partition(":")
+    try:
+        stepped = step_editor.act(form, verb, target, posted.one("new_step"))
+    except step_editor.StepRefused as refused:
+        raise EditRefused(refused.errors) from None
+    if stepped is not None:
+        return stepped
     sections = [list(section.fields) for section in form.sections]
     heads = [(s.title, s.help) for s in form.sections]
     if verb == "add":
@@ -292,6 +302,8 @@ def _act(form: FormDefinition, posted: Posted, catalog: Catalog) -> FormDefiniti
         title = posted.one("new_section").strip()
         if not title:
             raise EditRefused({"new_section": "Geben Sie dem Abschnitt einen Titel."})
+        if form.steps:
+            return step_editor.add_section(form, title)
         heads.append((title, ""))
         sections.append([])
     elif verb in ("section_up", "section_down", "section_remove"):

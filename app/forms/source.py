@@ -58,13 +58,20 @@ def definition_source(
         top["publish_from"] = publish_from
     if publish_until:
         top["publish_until"] = publish_until
-    top["sections"] = []
+    sections = []
     for section in form.sections:
         entry: dict = {"title": section.title}
         if section.help:
             entry["help"] = section.help
         entry["fields"] = [field_source(field, catalog) for field in section.fields]
-        top["sections"].append(entry)
+        sections.append(entry)
+    if not form.steps:
+        top["sections"] = sections
+        return top
+    top["steps"] = []
+    for step in form.steps:
+        top["steps"].append({"title": step.title, "sections": sections[: step.size]})
+        sections = sections[step.size :]
     return top
 
 

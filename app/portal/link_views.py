@@ -70,6 +70,9 @@ def _purpose(link_id: str) -> str:
 
 def _linked_form(check: LinkCheck) -> LinkedForm:
     """Split the form into the fields the customer may change and fixed ones."""
+    # Limitation: a secure link shows a stepped form on one page, without its
+    # steps and check page, since a link's pre-fill, marked fields and
+    # one-time claim are built around a single send of a single page.
     prefill, form = check.prefill, check.form
     marked = set(prefill.marked)
     if prefill.kind in ANSWERS:

@@ -167,6 +167,11 @@ async def show_form(request: web.Request) -> web.Response:
     form = await request.app[PORTAL].live_form(tenant.slug, request.match_info["form"])
     if form is None:
         raise PageError(404)
+    if form.steps:
+        # Imported here: the step pages build on this module's helpers.
+        from app.portal.step_views import show_first_step
+
+        return await show_first_step(request, tenant, form)
     return _form_page(request, tenant, form, browser_cookie(request))
 
 
@@ -187,6 +192,10 @@ async def send_form(request: web.Request) -> web.Response:
         return receipt_page(request, tenant, form, previous)
     if form is None:
         raise PageError(410, GONE)
+    if form.steps:
+        from app.portal.step_views import send_step
+
+        return await send_step(request, tenant, form, reader)
 
     intake = portal.new_intake(form, request.content)
     await read_all(intake, reader)
