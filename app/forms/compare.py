@@ -65,6 +65,11 @@ def _form_facts(form: FormDefinition) -> dict[str, str]:
         "Einleitung": form.intro,
         "Höchstgröße einer Sendung": _size(form.max_submission_bytes),
         "Abschnitte": " | ".join(section.title for section in form.sections),
+        "Wiederholbare Abschnitte": " | ".join(
+            f"{s.title}: {s.repeat.min} bis {s.repeat.max} × {s.repeat.item}"
+            for s in form.sections
+            if s.repeat
+        ),
     }
 
 

@@ -61,6 +61,10 @@ def definition_source(
         entry: dict = {"title": section.title}
         if section.help:
             entry["help"] = section.help
+        if section.repeat:
+            rule = section.repeat
+            entry["repeat"] = {"min": str(rule.min), "max": str(rule.max)}
+            entry["repeat"]["item"] = rule.item
         entry["fields"] = [field_source(field, catalog) for field in section.fields]
         top["sections"].append(entry)
     return top
