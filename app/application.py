@@ -30,6 +30,7 @@ from app.commands import register_commands
 from app.config import ROOT, Config
 from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
+from app.forms.groups import page_items
 from app.keys import (
     BACKOFFICE,
     CONFIG,
@@ -84,6 +85,7 @@ def _setup_templates(app: web.Application, config: Config) -> None:
         app, loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.globals["json"] = json.dumps
+    env.globals["group_items"] = page_items
 
 
 async def _sides(app: web.Application) -> AsyncIterator[None]:

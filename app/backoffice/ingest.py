@@ -124,6 +124,7 @@ class Ingest:
         if definition is None:
             raise KeyError(f"form version of {submission.id} is unknown")
         attachments = []
+        values = payload["values"]
         for meta in payload["files"]:
             attachment = NewAttachment(
                 secrets.token_hex(16),
@@ -138,6 +139,8 @@ class Ingest:
                 _decrypt_file, key, submission.id, meta["file_id"], source, target
             )
             attachments.append(attachment)
+            if "index" in meta:
+                _place(values, meta, attachment.id)
         return NewRecord(
             submission_id=submission.id,
             tenant=submission.tenant,
@@ -148,11 +151,25 @@ class Ingest:
             receipt=submission.receipt,
             received_at=submission.received_at,
             taken_at=iso(utcnow()),
-            values=payload["values"],
+            values=values,
             attachments=tuple(attachments),
             link_id=payload.get("link_id"),
             test=submission.test,
         )
+
+
+def _place(values: dict, meta: dict, attachment_id: str) -> None:
+    """Let a repeated group's item name the record's copy of its file."""
+    entries = values.get(meta["field"])
+    index = meta["index"]
+    if (
+        not isinstance(entries, list)
+        or type(index) is not int
+        or not 0 <= index < len(entries)
+        or entries[index] != meta["file_id"]
+    ):
+        raise ValueError("a file's item does not match the values")
+    entries[index] = attachment_id
 
 
 def _decrypt_file(key: bytes, submission_id: str, file_id: str, source, target):

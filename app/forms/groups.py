@@ -41,6 +41,7 @@ REFUSED_TYPES = frozenset({"consent", "email", "iban", "bic"})
 REFUSED_NAMES = frozenset({"BANK_NAME"})
 _ITEM_NAME = re.compile(r"([A-Z][A-Z0-9_]*)\.([1-9][0-9]?)")
 _COUNT = re.compile(r"[0-9]{1,2}")
+_COUNT_NAME = re.compile(r"items\.[1-9][0-9]?")
 _ACTION = re.compile(r"add\.([1-9][0-9]?)|remove\.([1-9][0-9]?)\.([1-9][0-9]?)")
 
 
@@ -166,22 +167,48 @@ def item_field(form: "FormDefinition", input_name: str) -> "FormField | None":
 
 def is_control(name: str) -> bool:
     """Say whether an input name is one of the groups' own controls."""
-    return name == ACTION or name.startswith(COUNT_PREFIX)
+    return name == ACTION or _COUNT_NAME.fullmatch(name) is not None
 
 
 def counts(form: "FormDefinition", raw: Mapping[str, str]) -> dict[int, int]:
     """Return how many items each repeatable section was sent with.
 
-    A missing count is the section's minimum; a count that is no small
-    number was not posted by our page, and raises GroupError.
+    A missing count is the section's minimum. A count that is no small
+    number was not posted by our page; it counts as none, which the rule
+    then refuses.
     """
     found = {}
     for number, section in repeated(form):
         text = raw.get(f"{COUNT_PREFIX}{number}", "")
-        if text and not _COUNT.fullmatch(text):
-            raise GroupError(f"item count of section {number}")
-        found[number] = int(text) if text else section.repeat.min
+        if not text:
+            found[number] = section.repeat.min
+        else:
+            found[number] = int(text) if _COUNT.fullmatch(text) else 0
     return found
+
+
+def page_items(
+    section: "Section", number: int, values: Mapping[str, str]
+) -> list[dict]:
+    """Return the items a page shows of section `number`, fields renamed.
+
+    The count comes from the values the page was sent with, kept within the
+    section's rule; an empty page shows the minimum.
+    """
+    rule = section.repeat
+    text = values.get(f"{COUNT_PREFIX}{number}", "")
+    count = int(text) if _COUNT.fullmatch(str(text)) else rule.min
+    count = max(rule.min, min(rule.max, count))
+    return [
+        {
+            "number": item,
+            "fields": [
+                dataclasses.replace(f, name=item_name(f.name, item))
+                for f in section.fields
+            ],
+        }
+        for item in range(1, count + 1)
+    ]
 
 
 # --- Checking ----------------------------------------------------------------------
@@ -241,7 +268,9 @@ def order_errors(form: "FormDefinition", errors: Mapping[str, str]) -> dict[str,
         order.append(f"{COUNT_PREFIX}{number}")
         for item in range(1, section.repeat.max + 1):
             order += [item_name(f.name, item) for f in section.fields]
-    labels = {f.name: s.repeat.item for s in form.sections if s.repeat for f in s.fields}
+    labels = {
+        f.name: s.repeat.item for s in form.sections if s.repeat for f in s.fields
+    }
     ordered = {}
     for name in order:
         if name not in errors:
