@@ -6,9 +6,18 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.keys import BACKOFFICE, PORTAL
-from tests.conftest import form_data, open_form, send, wait_until_taken
+from app.keys import BACKOFFICE, CONFIG, PORTAL
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    add_clerk,
+    form_data,
+    log_in,
+    open_form,
+    send,
+    wait_until_taken,
+)
 from tests.images import jpeg_photo, png_photo
+from tests.linkhelp import wait_for_mails
 
 METERS = "/musterstadt/zaehlerstaende"
 FIRST = {"KUNDE_NR": "100234", "ZAEHLER_ABLESEDATUM": "2026-12-01"}
@@ -215,3 +224,30 @@ async def test_a_wrong_file_type_names_its_item(client):
     assert summary(await response.text()) == [
         "Zähler 2: Foto des Zählers: Wählen Sie eine Datei vom Typ JPEG oder PNG."
     ]
+
+
+async def test_the_record_page_shows_each_item_with_its_file(client):
+    files = {"ZAEHLER_FOTO.2": ("<b>zwei</b>.jpg", jpeg_photo())}
+    fields = meters(("<i>M1</i>", "1"), ("M2", "2"))
+    assert (await send(client, METERS, fields, files)).status == 200
+    await wait_until_taken(client.app)
+    [record] = await client.app[BACKOFFICE].store.records(None)
+    await add_clerk(client.app, "erika", ADMIN_PASSWORD)
+    await log_in(client, "erika", ADMIN_PASSWORD)
+    html = await (await client.get(f"/admin/records/{record['id']}")).text()
+    text = " ".join(html.split())
+    assert "<li>Zähler 1: &lt;i&gt;M1&lt;/i&gt;</li>" in text
+    assert "<li>Zähler 2: M2</li>" in text
+    assert '<li>Zähler 1: <span class="muted">keine Angabe</span></li>' in text
+    assert ">&lt;b&gt;zwei&lt;/b&gt;.jpg</a></li>" in text
+    assert "Foto des Zählers (Zähler 2):" in text
+
+
+async def test_the_confirmation_lists_each_item(client):
+    fields = {**meters(("M1", "1"), ("M2", "2,5")), "KUNDE_EMAIL": "erika@beispiel.de"}
+    assert (await send(client, METERS, fields)).status == 200
+    await wait_until_taken(client.app)
+    [mail] = await wait_for_mails(client.app[CONFIG].outbox_dir, 1)
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Zählernummer (Zähler 1): M1\nZählernummer (Zähler 2): M2\n" in text
+    assert "Zählerstand (Zähler 2): 2.5\n" in text

@@ -9,6 +9,7 @@ import secrets
 from app import crypto
 from app.backoffice.service import RECEIVER, BackOffice
 from app.clock import iso, utcnow
+from app.forms.groups import place_file
 from app.portal.queue import PendingQueue
 from app.storage.backoffice import NewAttachment, NewRecord
 from app.storage.db import fsync_dir
@@ -140,7 +141,7 @@ class Ingest:
             )
             attachments.append(attachment)
             if "index" in meta:
-                _place(values, meta, attachment.id)
+                place_file(values, meta, attachment.id)
         return NewRecord(
             submission_id=submission.id,
             tenant=submission.tenant,
@@ -156,20 +157,6 @@ class Ingest:
             link_id=payload.get("link_id"),
             test=submission.test,
         )
-
-
-def _place(values: dict, meta: dict, attachment_id: str) -> None:
-    """Let a repeated group's item name the record's copy of its file."""
-    entries = values.get(meta["field"])
-    index = meta["index"]
-    if (
-        not isinstance(entries, list)
-        or type(index) is not int
-        or not 0 <= index < len(entries)
-        or entries[index] != meta["file_id"]
-    ):
-        raise ValueError("a file's item does not match the values")
-    entries[index] = attachment_id
 
 
 def _decrypt_file(key: bytes, submission_id: str, file_id: str, source, target):

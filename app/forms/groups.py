@@ -153,6 +153,14 @@ def grouped_names(form: "FormDefinition") -> set[str]:
     return {f.name for _, s in repeated(form) for f in s.fields}
 
 
+def item_of(form: "FormDefinition", name: str) -> str:
+    """Return what one item of the group holding a field is called."""
+    for _, section in repeated(form):
+        if any(f.name == name for f in section.fields):
+            return section.repeat.item
+    raise KeyError(name)
+
+
 def item_field(form: "FormDefinition", input_name: str) -> "FormField | None":
     """Return the field an item's input stands for, renamed to that input."""
     parts = split_name(input_name)
@@ -359,3 +367,21 @@ def with_files(
         values[parts[0]][parts[1] - 1] = file.file_id
         placed.append((file, parts[0], parts[1] - 1))
     return values, placed
+
+
+def place_file(values: dict, meta: dict, replacement: str) -> None:
+    """Put a receiver's own name for a group's file into its item's entry.
+
+    `meta` is the file's entry of the sealed values; its item's entry must
+    hold its file id, else the values were not written by this portal.
+    """
+    entries = values.get(meta["field"])
+    index = meta["index"]
+    if (
+        not isinstance(entries, list)
+        or type(index) is not int
+        or not 0 <= index < len(entries)
+        or entries[index] != meta["file_id"]
+    ):
+        raise ValueError("a file's item does not match the values")
+    entries[index] = replacement
