@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app.keys import BACKOFFICE, CONFIG, PORTAL
+from tests.admin_helpers import ADMIN, log_in_clerk, page_text, post
 from tests.conftest import (
     ADMIN_PASSWORD,
     add_clerk,
@@ -251,3 +252,22 @@ async def test_the_confirmation_lists_each_item(client):
     text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "Zählernummer (Zähler 1): M1\nZählernummer (Zähler 2): M2\n" in text
     assert "Zählerstand (Zähler 2): 2.5\n" in text
+
+
+async def test_the_preview_adds_an_item_without_a_test_send(client):
+    token = await log_in_clerk(client)
+    path = f"{ADMIN}/zaehlerstaende/preview/1"
+    data = form_data(token, {**meters(("M1", "1")), "group_action": "add.2"})
+    response = await client.post(path, data=data)
+    html = await response.text()
+    assert response.status == 200
+    assert (shown(html, "items.2"), shown(html, "ZAEHLER_NR.1")) == ("2", "M1")
+    assert await client.app[PORTAL].store.submission_ids() == set()
+
+
+async def test_the_editor_refuses_a_form_with_a_repeatable_section(client):
+    token = await log_in_clerk(client)
+    await page_text(client, f"{ADMIN}/zaehlerstaende/edit")
+    response = await post(client, f"{ADMIN}/zaehlerstaende/edit", token, {"base": "1"})
+    assert response.status == 422
+    assert "wiederholbare Abschnitte" in " ".join((await response.text()).split())
