@@ -6,7 +6,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.keys import BACKOFFICE, CONFIG, PORTAL
+from app.backoffice.links import LinkError, LinkRequest
+from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, OUTBOX, PORTAL
 from tests.admin_helpers import ADMIN, log_in_clerk, page_text, post
 from tests.conftest import (
     ADMIN_PASSWORD,
@@ -269,5 +270,25 @@ async def test_the_editor_refuses_a_form_with_a_repeatable_section(client):
     token = await log_in_clerk(client)
     await page_text(client, f"{ADMIN}/zaehlerstaende/edit")
     response = await post(client, f"{ADMIN}/zaehlerstaende/edit", token, {"base": "1"})
+    assert response.status == 422
+    assert "wiederholbare Abschnitte" in " ".join((await response.text()).split())
+
+
+@pytest.mark.parametrize("values", [{}, {"ZAEHLER_NR": ["M1", "M2"]}])
+async def test_a_link_to_a_form_with_groups_is_refused(client, values):
+    wanted = LinkRequest("musterstadt", "zaehlerstaende", "erika@beispiel.de", values)
+    with pytest.raises(LinkError, match="wiederholbare Abschnitte"):
+        await client.app[LINK_OFFICE].create(wanted, "test")
+    assert await client.app[OUTBOX].store.waiting() == []
+
+
+async def test_a_query_on_a_record_with_groups_is_refused_on_its_page(client):
+    assert (await send(client, METERS, meters(("M1", "1")))).status == 200
+    await wait_until_taken(client.app)
+    [record] = await client.app[BACKOFFICE].store.records(None)
+    token = await log_in_clerk(client)
+    fields = {"marked": "ZAEHLER_NR", "message": "Bitte prüfen.", "recipient": ""}
+    path = f"/admin/records/{record['id']}/query"
+    response = await post(client, path, token, fields)
     assert response.status == 422
     assert "wiederholbare Abschnitte" in " ".join((await response.text()).split())
