@@ -109,14 +109,14 @@ def check_groups(
         field_nodes = _value(section_node, "fields").value
         for node, field in zip(field_nodes, section.fields, strict=True):
             line = line_of(node)
+            if section.repeat and field.show_if_field:
+                reason = f"field {field.name} in a repeated section cannot use show_if"
+                raise YamlError(line, reason)
             if field.show_if_field in grouped:
                 reason = f"show_if of {field.name} may not name a repeated field"
                 raise YamlError(line, reason)
             if not section.repeat:
                 continue
-            if field.show_if_field:
-                reason = f"field {field.name} in a repeated section cannot use show_if"
-                raise YamlError(line, reason)
             if field.type in REFUSED_TYPES or field.name in REFUSED_NAMES:
                 reason = f"field {field.name} cannot be part of a repeated section"
                 raise YamlError(line, reason)
