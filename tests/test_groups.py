@@ -20,6 +20,7 @@ from tests.conftest import (
 )
 from tests.images import jpeg_photo, png_photo
 from tests.linkhelp import wait_for_mails
+from tests.test_submission import portal_files
 
 METERS = "/musterstadt/zaehlerstaende"
 FIRST = {"KUNDE_NR": "100234", "ZAEHLER_ABLESEDATUM": "2026-12-01"}
@@ -198,7 +199,7 @@ async def test_a_round_trip_with_a_file_asks_for_it_again(client):
     text = " ".join(unescape(await response.text()).split())
     assert response.status == 200
     assert "wenn Sie einen Eintrag hinzufügen oder entfernen" in text
-    assert not any(client.app[PORTAL].queue.files_dir.rglob("*.*"))
+    assert portal_files(client) == []
     assert await client.app[PORTAL].store.submission_ids() == set()
 
 
@@ -292,3 +293,14 @@ async def test_a_query_on_a_record_with_groups_is_refused_on_its_page(client):
     response = await post(client, path, token, fields)
     assert response.status == 422
     assert "wiederholbare Abschnitte" in " ".join((await response.text()).split())
+
+
+async def test_a_file_for_an_item_the_page_did_not_show_is_refused(client):
+    files = {"ZAEHLER_FOTO.3": ("z.jpg", jpeg_photo())}
+    response = await send(client, METERS, meters(("M1", "1")), files)
+    assert response.status == 422
+    assert summary(await response.text()) == [
+        "Zähler 3: Zu dieser Datei gibt es keinen Eintrag."
+    ]
+    assert await client.app[PORTAL].store.submission_ids() == set()
+    assert portal_files(client) == []

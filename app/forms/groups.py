@@ -263,7 +263,18 @@ def validate_items(
                     errors[name] = error
             if field.type == "file":
                 del values[field.name]
+                _refuse_stray_files(field.name, count, section.repeat, files, errors)
     return values, errors
+
+
+def _refuse_stray_files(name, count, rule, files, errors) -> None:
+    """Refuse a file sent for an item the page did not show.
+
+    Only a forged send has one; kept, it would be sealed for no item.
+    """
+    for item in range(count + 1, rule.max + 1):
+        if any(upload.size for upload in files.get(item_name(name, item), [])):
+            errors[item_name(name, item)] = "Zu dieser Datei gibt es keinen Eintrag."
 
 
 def order_errors(form: "FormDefinition", errors: Mapping[str, str]) -> dict[str, str]:
