@@ -304,3 +304,13 @@ async def test_a_file_for_an_item_the_page_did_not_show_is_refused(client):
     ]
     assert await client.app[PORTAL].store.submission_ids() == set()
     assert portal_files(client) == []
+
+
+async def test_a_group_field_sent_under_its_bare_name_is_not_kept(client):
+    fields = {**meters(("M1", "1")), "ZAEHLER_NR": "FREMD"}
+    files = {"ZAEHLER_FOTO": ("z.jpg", jpeg_photo())}
+    assert (await send(client, METERS, fields, files)).status == 200
+    values = await record_values(client)
+    [record] = await client.app[BACKOFFICE].store.records(None)
+    assert (values["ZAEHLER_NR"], values["ZAEHLER_FOTO"]) == (["M1"], [None])
+    assert await client.app[BACKOFFICE].store.attachments(record["id"]) == []

@@ -173,6 +173,20 @@ def item_field(form: "FormDefinition", input_name: str) -> "FormField | None":
     return None
 
 
+def input_field(form: "FormDefinition", name: str) -> "FormField | None":
+    """Return the field an input of the page stands for, or None.
+
+    A field of a group is only ever sent as an item's input, <FIELD>.<n>;
+    its bare name is no input of the page.
+    """
+    if name in grouped_names(form):
+        return None
+    try:
+        return form.field(name)
+    except KeyError:
+        return item_field(form, name)
+
+
 def is_control(name: str) -> bool:
     """Say whether an input name is one of the groups' own controls."""
     return name == ACTION or _COUNT_NAME.fullmatch(name) is not None

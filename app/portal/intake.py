@@ -17,7 +17,7 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 
 from app import crypto
 from app.forms.definition import FormDefinition, FormField
-from app.forms.groups import is_control, item_field, with_files
+from app.forms.groups import input_field, is_control, with_files
 from app.forms.validation import UploadInfo
 from app.storage.db import fsync_dir
 from app.storage.portal import SealedFile, SealedSubmission
@@ -114,11 +114,7 @@ class Intake:
         raise Malformed("too many parts")
 
     def _field(self, name: str) -> FormField | None:
-        try:
-            return self.form.field(name)
-        except KeyError:
-            # An input of a repeated group's item, named <FIELD>.<n>.
-            return item_field(self.form, name)
+        return input_field(self.form, name)
 
     async def _read_text(self, part: BodyPartReader) -> str:
         data = bytearray()
