@@ -31,6 +31,7 @@ from app.config import ROOT, Config
 from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
 from app.forms.steps import step_heads
+from app.forms.groups import page_items
 from app.keys import (
     BACKOFFICE,
     CONFIG,
@@ -87,6 +88,7 @@ def _setup_templates(app: web.Application, config: Config) -> None:
     )
     env.globals["json"] = json.dumps
     env.globals["step_heads"] = step_heads
+    env.globals["group_items"] = page_items
 
 
 async def _sides(app: web.Application) -> AsyncIterator[None]:

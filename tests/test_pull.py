@@ -12,6 +12,7 @@ from app.keys import PORTAL
 from tests import api_support
 from tests.api_support import new_key
 from tests.conftest import send
+from tests.images import png_photo
 from tests.test_submission import GOOD_SEPA
 
 # The fixtures shared by the API's tests.
@@ -82,3 +83,34 @@ async def test_a_second_pull_on_the_same_folder_is_refused(tmp_path):
     finally:
         os.close(held)
     assert list(out.iterdir()) == []
+
+
+async def test_repeated_groups_are_written_as_lists_with_files_per_item(
+    api, tmp_path, modwork_key_path
+):
+    fields = {
+        "KUNDE_NR": "100234",
+        "ZAEHLER_ABLESEDATUM": "2026-12-01",
+        "items.2": "2",
+        "ZAEHLER_NR.1": "M1",
+        "ZAEHLER_STAND.1": "1",
+        "ZAEHLER_NR.2": "M2",
+        "ZAEHLER_STAND.2": "2",
+    }
+    photo = {"ZAEHLER_FOTO.2": ("zwei.png", png_photo())}
+    assert (await send(api, "/musterstadt/zaehlerstaende", fields, photo)).status == 200
+    url = str(api.make_url("")).rstrip("/")
+    await pull(url, await new_key(api), modwork_key_path, tmp_path / "out")
+    [folder] = (tmp_path / "out").iterdir()
+    record = json.loads((folder / "submission.json").read_text())
+    [file] = record["files"]
+    assert record["values"]["ZAEHLER_NR"] == ["M1", "M2"]
+    assert record["values"]["ZAEHLER_STAND"] == ["1", "2"]
+    assert record["values"]["ZAEHLER_FOTO"] == [None, "ZAEHLER_FOTO.png"]
+    assert (file["file"], file["field"], file["index"], file["filename"]) == (
+        "ZAEHLER_FOTO.png",
+        "ZAEHLER_FOTO",
+        1,
+        "zwei.png",
+    )
+    assert (folder / file["file"]).read_bytes()[:4] == b"\x89PNG"

@@ -24,6 +24,7 @@ from pathlib import Path
 import aiohttp
 
 from app import crypto
+from app.forms.groups import place_file
 from app.storage.db import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class Puller:
         staging.mkdir(mode=0o700, parents=True)
         hrefs = {f["id"]: f["href"] for f in envelope["files"]}
         files = []
+        values = payload["values"]
         for meta in payload["files"]:
             if not FILE_ID.fullmatch(meta["file_id"]):
                 raise PullError("the sealed values name a malformed file id")
@@ -140,15 +142,19 @@ class Puller:
                     "filename": meta["filename"],
                     "content_type": meta["content_type"],
                     "size": meta["size"],
+                    # A repeated group's file: the item it belongs to.
+                    **({"index": meta["index"]} if "index" in meta else {}),
                 }
             )
+            if "index" in meta:
+                place_file(values, meta, name)
         record = {
             "id": submission_id,
             "tenant": tenant,
             "form": payload["form"],
             "receipt": payload["receipt"],
             "received_at": payload["received_at"],
-            "values": payload["values"],
+            "values": values,
             "files": files,
         }
         _write_synced(

@@ -16,6 +16,7 @@ import aiosqlite
 from app.backoffice.service import BackOffice
 from app.clock import BERLIN, german, utcnow
 from app.forms.definition import FormDefinition
+from app.forms.groups import item_of
 from app.links import ANSWERS, shown_value
 from app.mail.message import MailError, MailTemplates
 from app.mail.outbox import Outbox
@@ -42,6 +43,14 @@ def summary(form: FormDefinition, values: dict[str, str]) -> list[dict[str, str]
     for field in form.fields:
         value = values.get(field.name, "")
         if not value or field.type == "file":
+            continue
+        if isinstance(value, list):
+            item = item_of(form, field.name)
+            lines += [
+                {"label": f"{field.label} ({item} {n})", "value": shown_value(field, v)}
+                for n, v in enumerate(value, start=1)
+                if v
+            ]
             continue
         if field.type == "iban":
             # A mail may be read by others on its way: the full account

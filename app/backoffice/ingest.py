@@ -9,6 +9,7 @@ import secrets
 from app import crypto
 from app.backoffice.service import RECEIVER, BackOffice
 from app.clock import iso, utcnow
+from app.forms.groups import place_file
 from app.portal.queue import PendingQueue
 from app.storage.backoffice import NewAttachment, NewRecord
 from app.storage.db import fsync_dir
@@ -124,6 +125,7 @@ class Ingest:
         if definition is None:
             raise KeyError(f"form version of {submission.id} is unknown")
         attachments = []
+        values = payload["values"]
         for meta in payload["files"]:
             attachment = NewAttachment(
                 secrets.token_hex(16),
@@ -138,6 +140,8 @@ class Ingest:
                 _decrypt_file, key, submission.id, meta["file_id"], source, target
             )
             attachments.append(attachment)
+            if "index" in meta:
+                place_file(values, meta, attachment.id)
         return NewRecord(
             submission_id=submission.id,
             tenant=submission.tenant,
@@ -148,7 +152,7 @@ class Ingest:
             receipt=submission.receipt,
             received_at=submission.received_at,
             taken_at=iso(utcnow()),
-            values=payload["values"],
+            values=values,
             attachments=tuple(attachments),
             link_id=payload.get("link_id"),
             test=submission.test,

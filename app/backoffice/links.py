@@ -40,6 +40,13 @@ TEMPLATES = {
 }
 
 
+GROUPS_REFUSED = (
+    "Dieses Formular hat wiederholbare Abschnitte. Links mit vorausgefüllten "
+    "Angaben, Rückfragen und Aufträge sind dafür nicht möglich; bitten Sie die "
+    "Kundin oder den Kunden, das Formular auf dem Portal neu auszufüllen."
+)
+
+
 class LinkError(Exception):
     """A link that cannot be made; the German message says why."""
 
@@ -165,6 +172,11 @@ class LinkOffice:
         self, request: LinkRequest, clerk: str, version: int, form: FormDefinition
     ) -> sql.Link:
         """Check what a link is asked for and describe it, not yet stored."""
+        # Limitation: links (pre-filled forms, queries and orders) are refused
+        # for a form with a repeatable section, because the link page renders
+        # fields one by one and cannot show a group's items or list values.
+        if any(section.repeat for section in form.sections):
+            raise LinkError(GROUPS_REFUSED)
         if request.kind == "contract":
             values = check_prefill(form, request.values)
         else:

@@ -19,9 +19,11 @@ from app.backoffice.service import RECEIVER
 from app.clock import german
 from app.forms.conditions import has_conditions
 from app.forms.definition import FormDefinition
+from app.forms.groups import order_errors
 from app.forms.validation import validate
 from app.keys import CLERK, PORTAL, TENANTS
 from app.portal.condition_views import css_response
+from app.portal.group_views import changed_items
 from app.portal.intake import Malformed, TooLarge
 from app.portal.service import ServedForm
 from app.storage.forms import FormRow
@@ -109,11 +111,21 @@ async def preview_send(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
     intake = portal.new_intake(served)
     await _read_all(intake, reader)
+    if changed := await changed_items(served.definition, intake):
+        return _form_page(
+            request,
+            form,
+            served,
+            changed["values"],
+            changed["errors"],
+            changed["reselect"],
+            status=changed["status"],
+        )
     result = validate(served.definition, intake.values, intake.uploads())
     errors = {**result.errors, **intake.file_errors}
     if errors:
         await intake.discard()
-        ordered = {f.name: errors[f.name] for f in served.fields if f.name in errors}
+        ordered = order_errors(served.definition, errors)
         return _form_page(
             request,
             form,

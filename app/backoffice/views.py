@@ -9,6 +9,7 @@ from aiohttp import web
 
 from app import crypto, csrf
 from app.backoffice import auth
+from app.backoffice.record_groups import show_items
 from app.clock import german, iso, utcnow
 from app.keys import BACKOFFICE, CLERK, TENANTS
 from app.throttle import Throttle
@@ -265,6 +266,7 @@ async def record(request: web.Request) -> web.Response:
         }
         for a in await backoffice.store.attachments(row["id"])
     ]
+    show_items(summary, definition)
     message = "Status gespeichert." if request.query.get("saved") else None
     # Imported here because link_views builds on this module.
     from app.backoffice.link_views import record_links
@@ -303,6 +305,8 @@ def _labelled_values(definition, catalog, values: dict[str, str]) -> list[dict]:
 
 def _shown(value: str, choices: dict[str, str]) -> str:
     """Show a choice's code as it lands in MODWORK, with what the customer saw."""
+    if isinstance(value, list):
+        return value  # a repeated group's items; see record_groups
     return f"{value} ({choices[value]})" if value in choices else value
 
 

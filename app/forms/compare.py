@@ -76,6 +76,11 @@ def _form_facts(form: FormDefinition) -> dict[str, str]:
             f"{step.title} ({step.size} Abschnitt{'' if step.size == 1 else 'e'})"
             for step in form.steps
         ),
+        "Wiederholbare Abschnitte": " | ".join(
+            f"{s.title}: {s.repeat.min} bis {s.repeat.max} × {s.repeat.item}"
+            for s in form.sections
+            if s.repeat
+        ),
     }
 
 

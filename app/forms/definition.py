@@ -29,6 +29,7 @@ from app.forms.catalog import (
     positive_int_of,
     text_of,
 )
+from app.forms.groups import Repeat, check_groups, repeat_from_dict, repeat_of
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ _SETTINGS = (
 _TOP_KEYS = {*_SETTINGS, "sections", "steps"}
 # What names a form and what its records are; see definition_key().
 _KEY_SETTINGS = ("tenant", "slug", "record_type")
-_SECTION_KEYS = {"title", "help", "fields"}
+_SECTION_KEYS = {"title", "help", "fields", "repeat"}
 _STEP_KEYS = {"title", "sections"}
 _FIELD_KEYS = {
     "field",
@@ -145,6 +146,8 @@ class Section:
     title: str
     help: str
     fields: tuple[FormField, ...]
+    # Filled in once per item, as often as the rule allows; see groups.py.
+    repeat: Repeat | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,7 @@ class FormDefinition:
                 "title": section.title,
                 "help": section.help,
                 "fields": [field.to_dict() for field in section.fields],
+                "repeat": section.repeat.to_dict() if section.repeat else None,
             }
             for section in self.sections
         ]
@@ -308,6 +312,7 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
     )
     link_check = _link_check(top.get("link_check"), sections)
     links_only = _links_only(top.get("links_only"), record_type)
+    check_groups(section_nodes, sections, link_check, stepped=bool(steps))
     return FormDefinition(
         tenant=tenant,
         slug=slug,
@@ -435,6 +440,7 @@ def _section(
         title=filled_text_of(entry["title"], "title"),
         help=_optional_text(entry.get("help"), "help"),
         fields=fields,
+        repeat=repeat_of(entry.get("repeat")),
     )
 
 
@@ -634,13 +640,16 @@ def _definition_from_dict(data: dict, catalog: Catalog) -> FormDefinition:
     seen: set[str] = set()
     sections = []
     for section in _list(data["sections"]):
-        _exact_keys(section, {"title", "help", "fields"}, "a section")
+        # Versions stored before repeatable sections lack the key.
+        section = {"repeat": None, **section} if isinstance(section, dict) else section
+        _exact_keys(section, {"title", "help", "fields", "repeat"}, "a section")
         fields = tuple(
             _field_from_dict(item, catalog, record_type, seen)
             for item in _list(section["fields"])
         )
+        repeat = repeat_from_dict(section["repeat"])
         sections.append(
-            Section(_string(section["title"]), _string(section["help"]), fields)
+            Section(_string(section["title"]), _string(section["help"]), fields, repeat)
         )
     return FormDefinition(
         tenant=_string(data["tenant"]),

@@ -25,10 +25,15 @@ from app.forms.definition import (
     build_field,
 )
 
-# Limitation: the editor offers no repeatable groups of fields.
+# Limitation: the editor offers no repeatable groups, and it refuses to save a
+# form that has some, which is edited as a YAML file instead.
 MB = 1_000_000
 # A size in megabytes as a clerk types it: up to four digits, two decimals.
 _SIZE = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?")
+REPEAT_REFUSED = (
+    "Dieses Formular hat wiederholbare Abschnitte, die der Editor nicht "
+    "bearbeiten kann. Ändern Sie es als YAML-Datei mit run.py import-form."
+)
 MAX_TEXT = 2000
 TYPE_LABELS = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}
 
@@ -118,6 +123,9 @@ def apply(
     base: FormDefinition, posted: Posted, catalog: Catalog, max_file_bytes: int
 ) -> FormDefinition:
     """Return the definition the page describes, with its button's action done."""
+    if any(section.repeat for section in base.sections):
+        # Saving here would drop the repeat rules the editor does not show.
+        raise EditRefused({"action": REPEAT_REFUSED})
     errors: dict[str, str] = {}
     title = _text(posted, "title", errors, required="Geben Sie einen Titel an.")
     intro = _text(posted, "intro", errors)

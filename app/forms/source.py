@@ -63,6 +63,10 @@ def definition_source(
         entry: dict = {"title": section.title}
         if section.help:
             entry["help"] = section.help
+        if section.repeat:
+            rule = section.repeat
+            entry["repeat"] = {"min": str(rule.min), "max": str(rule.max)}
+            entry["repeat"]["item"] = rule.item
         entry["fields"] = [field_source(field, catalog) for field in section.fields]
         sections.append(entry)
     if not form.steps:

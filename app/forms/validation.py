@@ -9,6 +9,7 @@ from datetime import date
 from app.forms import checks
 from app.forms.checks import Checked
 from app.forms.definition import FormDefinition, FormField
+from app.forms.groups import grouped_names, validate_items
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class Result:
     can be shown again as it was filled in.
     """
 
-    values: dict[str, str]
+    values: dict[str, str | list[str]]
     errors: dict[str, str]
 
     @property
@@ -62,8 +63,9 @@ def validate(
     derived = _derived_bank_details(form, values)
     cleaned: dict[str, str] = {}
     errors: dict[str, str] = {}
+    grouped = grouped_names(form)
     for field in form.fields:
-        if not applies(field, cleaned):
+        if field.name in grouped or not applies(field, cleaned):
             # A field whose condition is not met is neither required nor kept.
             continue
         if field.type == "file":
@@ -78,8 +80,22 @@ def validate(
             error = checked.error
         if error:
             errors[field.name] = error
+    items, item_errors = validate_items(
+        form, values, files, lambda f, raw, up: _check_item(f, raw, up, today)
+    )
     log.debug("Checked a %s submission: %s errors", form.slug, len(errors))
-    return Result(values=cleaned, errors=errors)
+    return Result(values={**cleaned, **items}, errors={**errors, **item_errors})
+
+
+def _check_item(
+    field: FormField, raw: str, uploads: list[UploadInfo], today: date
+) -> tuple[str, str | None]:
+    """Check one input of a group's item, as validate does outside groups."""
+    if field.type == "file":
+        return "", _upload_error(field, uploads)
+    text = clean_text(raw, field)
+    checked = _check_value(field, text, today)
+    return (text if checked.error else checked.value), checked.error
 
 
 def applies(field: FormField, earlier: Mapping[str, str]) -> bool:

@@ -17,6 +17,7 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 
 from app import crypto
 from app.forms.definition import FormDefinition, FormField
+from app.forms.groups import input_field, is_control, with_files
 from app.forms.validation import UploadInfo
 from app.storage.db import fsync_dir
 from app.storage.portal import SealedFile, SealedSubmission
@@ -106,15 +107,14 @@ class Intake:
                 await self._read_file(part, form_field)
             elif form_field is not None and form_field.type != "file":
                 self.values[form_field.name] = await self._read_text(part)
+            elif is_control(name or ""):
+                self.values[name] = await self._read_text(part)
             else:
                 await self._drain(part)
         raise Malformed("too many parts")
 
     def _field(self, name: str) -> FormField | None:
-        try:
-            return self.form.field(name)
-        except KeyError:
-            return None
+        return input_field(self.form, name)
 
     async def _read_text(self, part: BodyPartReader) -> str:
         data = bytearray()
@@ -247,6 +247,7 @@ class Intake:
         test: bool = False,
     ) -> SealedSubmission:
         """Seal the checked values and file names for the receiver."""
+        values, placed = with_files(self.form, values, self.values, self.files)
         payload = {
             "format": 1,
             "submission_id": self.id,
@@ -259,12 +260,13 @@ class Intake:
             "files": [
                 {
                     "file_id": f.file_id,
-                    "field": f.field,
+                    "field": name,
                     "filename": f.filename,
                     "content_type": f.content_type,
                     "size": f.size,
+                    **({} if index is None else {"index": index}),
                 }
-                for f in self.files
+                for f, name, index in placed
             ],
         }
         plaintext = json.dumps(payload, ensure_ascii=False).encode()
@@ -282,7 +284,7 @@ class Intake:
                 self.data_key, tenant, self.id, plaintext
             ),
             files=tuple(
-                SealedFile(f.file_id, f.field, f.sealed_size) for f in self.files
+                SealedFile(f.file_id, name, f.sealed_size) for f, name, _ in placed
             ),
             test=test,
         )

@@ -10,9 +10,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from app import csrf
 from app.clock import german
 from app.config import ROOT
+from app.forms.groups import order_errors
 from app.forms.validation import validate
 from app.keys import PORTAL, TENANTS
 from app.portal.condition_views import conditions_url
+from app.portal.group_views import changed_items
 from app.portal.intake import (
     FRAMING_ALLOWANCE,
     Intake,
@@ -103,13 +105,16 @@ def _form_page(
     errors=None,
     reselect=False,
     status: int = 200,
+    changed=False,
 ) -> web.Response:
     portal = request.app[PORTAL]
     token = csrf.issue(
         portal.csrf_secret, cookie, _purpose(tenant, form.slug), form.version
     )
     if values or errors or reselect:
-        html = _render_form(request, tenant, form, CSRF_SLOT, values, errors, reselect)
+        html = _render_form(
+            request, tenant, form, CSRF_SLOT, values, errors, reselect, changed
+        )
     else:
         html = _empty_form_html(request, tenant, form)
     response = web.Response(
@@ -136,7 +141,9 @@ def _empty_form_html(request: web.Request, tenant: Tenant, form: ServedForm) -> 
     return cache[key]
 
 
-def _render_form(request, tenant, form, token, values, errors, reselect) -> str:
+def _render_form(
+    request, tenant, form, token, values, errors, reselect, changed=False
+) -> str:
     errors = errors or {}
     limit = request.app[PORTAL].config.uploads.max_submission_bytes
     if form.max_submission_bytes:
@@ -154,6 +161,8 @@ def _render_form(request, tenant, form, token, values, errors, reselect) -> str:
         "conditions_url": conditions_url(tenant.slug, form),
         "page_title": form.title,
     }
+    if changed:
+        context["items_changed"] = True
     return render(request, "portal/form.html", context, tenant=tenant).text
 
 
@@ -199,6 +208,10 @@ async def send_form(request: web.Request) -> web.Response:
 
     intake = portal.new_intake(form, request.content)
     await read_all(intake, reader)
+    if changed := await changed_items(form.definition, intake):
+        return _form_page(
+            request, tenant, form, request.cookies[csrf.COOKIE], **changed
+        )
     result = validate(form.definition, intake.values, intake.uploads())
     errors = in_page_order(form, {**result.errors, **intake.file_errors})
     if errors:
@@ -309,7 +322,7 @@ async def read_all(intake: Intake, reader) -> None:
 
 def in_page_order(form: ServedForm, errors: dict[str, str]) -> dict[str, str]:
     """Order error messages as their fields stand on the page."""
-    return {f.name: errors[f.name] for f in form.fields if f.name in errors}
+    return order_errors(form.definition, errors)
 
 
 def receipt_page(
