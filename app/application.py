@@ -30,8 +30,8 @@ from app.commands import register_commands
 from app.config import ROOT, Config
 from app.control import ControlServer
 from app.forms.catalog import CATALOG_PATH, load_catalog
-from app.forms.steps import step_heads
 from app.forms.groups import page_items
+from app.forms.steps import step_heads
 from app.keys import (
     BACKOFFICE,
     CONFIG,
