@@ -113,3 +113,24 @@ def test_compare_names_a_changed_repeat_rule(catalog):
         "Zähler: 1 bis 3 × Zähler",
         "Zähler: 1 bis 5 × Zähler",
     )
+
+
+def test_a_repeatable_section_in_a_stepped_form_is_refused_with_its_line(catalog):
+    stepped = """\
+tenant: musterstadt
+slug: zaehler-schritte
+title: Zähler in Schritten
+record_type: ZAEHLERSTAND
+steps:
+  - title: Zähler
+    sections:
+      - title: Zähler
+        repeat: {min: "1", max: "3", item: Zähler}
+        fields:
+          - field: ZAEHLER_NR
+"""
+    with pytest.raises(DefinitionError) as refused:
+        parse_definition(stepped, catalog)
+    assert str(refused.value) == (
+        "line 8: a repeatable section cannot be part of a stepped form"
+    )
