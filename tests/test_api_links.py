@@ -352,6 +352,16 @@ async def test_an_unknown_link_is_404(api, link_id):
         ),
         (
             "/api/v1/orders",
+            {"values": {**ORDER_BODY["values"], "ZAEHLER_NR": ""}},
+            [
+                {
+                    "field": "values.ZAEHLER_NR",
+                    "message": "Füllen Sie das Feld „Nummer des alten Zählers“ aus.",
+                }
+            ],
+        ),
+        (
+            "/api/v1/orders",
             {"form": "sepa-mandat"},
             [{"field": "form", "message": "Dieses Formular ist kein Auftrag."}],
         ),

@@ -14,8 +14,14 @@ from aiohttp import web
 
 from app.api.auth import require_key
 from app.backoffice.links import LinkError, LinkOffice, LinkRequest, check_prefill
-from app.backoffice.orders import ORDER_TYPES, OrderRequest, create_order
+from app.backoffice.orders import (
+    ORDER_TYPES,
+    OrderRequest,
+    clerk_fields,
+    create_order,
+)
 from app.forms.definition import FormDefinition
+from app.forms.validation import missing_message
 from app.keys import LINK_OFFICE, TENANTS
 from app.links import is_link_id
 from app.mail.message import MailError, check_address
@@ -267,6 +273,11 @@ async def create_order_link(request: web.Request) -> web.Response:
     window_fields = ORDER_TYPES[form.record_type][1]
     values = {**values, **dict(zip(window_fields, (start, end), strict=True))}
     _prefill(fields, form, values)
+    for field in clerk_fields(form):
+        # The window's own fields are named under `window` when wrong.
+        missing = not values.get(field.name, "").strip()
+        if field.required and missing and field.name not in window_fields:
+            fields.wrong(f"values.{field.name}", missing_message(field))
     fields.check()
 
     order = OrderRequest(key.tenant, form.slug, providers.index(provider), values)
