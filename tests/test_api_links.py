@@ -5,11 +5,14 @@ import logging
 import pytest
 
 from app.api.auth import API_KEYS, revoke_key
+from app.application import create_app
 from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, PORTAL_LINKS
 from tests import api_support
-from tests.api_support import bearer, new_key
+from tests.api_support import bearer, modwork_config, new_key
+from tests.conftest import free_port
 from tests.images import jpeg_photo, png_photo
 from tests.linkhelp import link_path, send_link_form, wait_for_mails, wait_for_state
+from tests.smtp import SmtpServer
 from tests.test_api import get_json, opened_values, sent
 from tests.test_orders import ORDER, RESULT
 from tests.test_submission import GOOD_SEPA
@@ -440,3 +443,45 @@ async def test_no_token_address_or_value_reaches_the_log(api, caplog):
         assert secret not in ours
     assert f"made link {link_id}" in ours
     assert await api.app[PORTAL_LINKS].store.link(link_id) is not None
+
+
+# Mail through a real SMTP server on loopback.
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+async def smtp_api(aiohttp_client, data_dir, modwork_key_path, smtp):
+    mail = {"host": "127.0.0.1", "port": smtp.port, "security": "none"}
+    config = modwork_config(data_dir, modwork_key_path, mail=mail)
+    return await aiohttp_client(create_app(config))
+
+
+async def test_a_link_mailed_over_smtp_reads_as_sent(
+    aiohttp_client, data_dir, modwork_key_path, smtp
+):
+    client = await smtp_api(aiohttp_client, data_dir, modwork_key_path, smtp)
+    key = await new_key(client)
+    link_id = (await made(client, key))["id"]
+    await wait_for_state(client, link_id, "sent")
+    [message] = smtp.recorder.messages()
+    assert message["To"] == "erika@beispiel.de"
+    assert link_path(message).startswith(f"/l/{link_id}.")
+
+
+async def test_a_mail_the_server_refuses_reads_as_failed_with_why(
+    aiohttp_client, data_dir, modwork_key_path, smtp
+):
+    smtp.recorder.answer = "550 5.1.1 Mailbox unavailable"
+    client = await smtp_api(aiohttp_client, data_dir, modwork_key_path, smtp)
+    key = await new_key(client)
+    link_id = (await made(client, key))["id"]
+    await wait_for_state(client, link_id, "failed")
+    status, body = await get_json(client, f"/api/v1/links/{link_id}", key)
+    assert (status, body["state"]) == (200, "failed")
+    assert body["failure"] == "Der Mailserver hat die E-Mail abgewiesen (550)."
+    assert [h["state"] for h in body["history"]] == ["created", "failed"]
