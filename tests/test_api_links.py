@@ -242,11 +242,7 @@ async def test_making_a_link_without_a_live_key_is_401(api, path, body, kind):
 async def test_another_tenants_key_does_not_see_or_touch_a_link(api, call):
     link_id = (await made(api, await new_key(api)))["id"]
     other = await new_key(api, tenant="nordstadt", name="other")
-    path = f"/api/v1/links/{link_id}"
-    if call == "GET":
-        response = await api.get(path, headers=bearer(other))
-    else:
-        response = await api.post(f"{path}/{call}", headers=bearer(other))
+    response = await call_link(api, call, link_id, other)
     body = await problem(response, 404)
     assert body["detail"] == "Diesen Link gibt es nicht."
     assert link_id not in await response.text()
@@ -254,6 +250,41 @@ async def test_another_tenants_key_does_not_see_or_touch_a_link(api, call):
         "created",
         "sent",
     }
+
+
+async def call_link(api, call: str, link_id: str, key: str | None):
+    """GET, revoke or resend a link with a key (or none)."""
+    path = f"/api/v1/links/{link_id}"
+    headers = bearer(key) if key else {}
+    if call == "GET":
+        return await api.get(path, headers=headers)
+    return await api.post(f"{path}/{call}", headers=headers)
+
+
+@pytest.mark.parametrize("call", ["GET", "revoke", "resend"])
+async def test_reading_or_changing_a_link_needs_links_write(api, call):
+    link_id = (await made(api, await new_key(api)))["id"]
+    reader = await new_key(api, scopes=["submissions:read", "forms:write"], name="r")
+    response = await call_link(api, call, link_id, reader)
+    await problem(response, 403)
+    assert "links:write" in response.headers["WWW-Authenticate"]
+    history = await api.app[LINK_OFFICE].store.history(link_id)
+    assert "revoked" not in [h["state"] for h in history]
+    assert [h["state"] for h in history].count("created") == 1
+
+
+@pytest.mark.parametrize("call", ["GET", "revoke", "resend"])
+@pytest.mark.parametrize("kind", ["none", "revoked"])
+async def test_reading_or_changing_a_link_without_a_live_key_is_401(api, call, kind):
+    key = await new_key(api)
+    link_id = (await made(api, key))["id"]
+    if kind == "revoked":
+        await revoke_key(api.app[API_KEYS], "musterstadt", "modwork")
+    response = await call_link(api, call, link_id, key if kind == "revoked" else None)
+    body = await problem(response, 401)
+    assert link_id not in str(body)
+    history = await api.app[LINK_OFFICE].store.history(link_id)
+    assert [h["state"] for h in history].count("created") == 1
 
 
 async def test_another_tenants_key_cannot_use_this_tenants_forms(api):
