@@ -296,6 +296,17 @@ async def test_another_tenants_key_cannot_use_this_tenants_forms(api):
     ]
 
 
+async def test_a_deleted_form_sends_no_link(api):
+    key = await new_key(api)
+    assert (await api.delete("/api/v1/forms/sepa-mandat", headers=bearer(key))).ok
+    response = await api.post("/api/v1/links", json=LINK, headers=bearer(key))
+    body = await problem(response, 422)
+    assert body["errors"] == [
+        {"field": "form", "message": "Dieses Formular ist gelöscht."}
+    ]
+    assert await api.app[LINK_OFFICE].store.links(None) == []
+
+
 @pytest.mark.parametrize("link_id", ["0123456789abcdef", "nonsense"])
 async def test_an_unknown_link_is_404(api, link_id):
     key = await new_key(api)

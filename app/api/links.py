@@ -13,7 +13,8 @@ from datetime import date
 from aiohttp import web
 
 from app.api.auth import require_key
-from app.backoffice.links import LinkError, LinkOffice, LinkRequest, check_prefill
+from app.backoffice.forms import FORMS
+from app.backoffice.links import LinkError, LinkRequest, check_prefill
 from app.backoffice.orders import (
     ORDER_TYPES,
     OrderRequest,
@@ -108,15 +109,20 @@ def _recipient(fields: Fields, name: str = "email") -> str:
     return address
 
 
-async def _form(office: LinkOffice, key: ApiKey, fields: Fields) -> FormDefinition:
+async def _form(request: web.Request, key: ApiKey, fields: Fields) -> FormDefinition:
     """Return the newest version of the form the body names, or refuse."""
     slug = fields.text("form", limit=60)
     if not slug:
         fields.check()
     try:
-        _version, form = await office.current_form(key.tenant, slug)
+        _version, form = await request.app[LINK_OFFICE].current_form(key.tenant, slug)
     except LinkError:
         fields.wrong("form", "Dieses Formular gibt es nicht.")
+        fields.check()
+    # The stricter choice: a deleted form sends no new links.
+    row = await request.app[FORMS].form(key.tenant, slug)
+    if row is not None and row.deleted_at is not None:
+        fields.wrong("form", "Dieses Formular ist gelöscht.")
         fields.check()
     return form
 
@@ -178,7 +184,7 @@ async def _asked(request: web.Request) -> tuple[ApiKey, Fields, FormDefinition]:
     """Check the key, read the body and find the form it names."""
     key = await require_key(request, "links:write")
     fields = await _body(request)
-    form = await _form(request.app[LINK_OFFICE], key, fields)
+    form = await _form(request, key, fields)
     return key, fields, form
 
 
