@@ -92,6 +92,8 @@ class Prefill:
     due: str = ""
     # The field whose value the customer types before the values show.
     check: str = ""
+    # MODWORK's own reference of the record a query or order is about.
+    record_ref: str = ""
 
     def to_json(self) -> bytes:
         """Return the pre-fill as the JSON bytes that are sealed."""

@@ -6,6 +6,7 @@ import sys
 import urllib.error
 import urllib.request
 
+import aiohttp
 import pytest
 
 from app.cli import main
@@ -14,6 +15,8 @@ from tests import api_support
 from tests.api_support import live_send, owner_only_file, write_config
 from tests.conftest import Server, free_port
 from tests.images import png_photo
+from tests.linkhelp import link_path, send_link_form, wait_for_mails
+from tests.test_api_links import QUERY
 from tests.test_submission import GOOD_METER, GOOD_SEPA
 
 # The fixtures shared by the API's tests.
@@ -217,3 +220,38 @@ def test_modwork_key_set_by_command_lets_the_server_start(
     running = Server(data_dir, args=["--config", str(config)]).start()
     running.stop()
     assert "Tenant musterstadt is taken by modwork-musterstadt" in running.output()
+
+
+async def test_a_query_made_over_http_comes_back_to_the_pull_client_with_its_record(
+    live, tmp_path, data_dir, modwork_key_path
+):
+    scopes = ["submissions:read", "submissions:ack", "links:write"]
+    key = add_key(data_dir, scopes=scopes)
+    key_file = owner_only_file(tmp_path / "api.key", key)
+    request = urllib.request.Request(
+        f"{live.internal_url}/api/v1/queries",
+        data=json.dumps(QUERY).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 201
+        link_id = json.load(answer)["id"]
+        assert answer.headers["Location"] == f"/api/v1/links/{link_id}"
+    [mail] = await wait_for_mails(data_dir / "outbox", 1)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(base_url=live.url, cookie_jar=jar) as session:
+        sent = await send_link_form(session, link_path(mail), GOOD_SEPA)
+        assert sent.status == 200
+
+    done = pull(live.internal_url, key_file, modwork_key_path, tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    [folder] = (tmp_path / "out").iterdir()
+    record = json.loads((folder / "submission.json").read_text())
+    assert (record["link_id"], record["record_ref"]) == (link_id, QUERY["record_ref"])
+    assert record["values"]["BANK_IBAN"] == "DE02120300000000202051"
+    state = urllib.request.Request(
+        f"{live.internal_url}/api/v1/links/{link_id}",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(state, timeout=5) as answer:
+        assert json.load(answer)["state"] == "returned"

@@ -35,10 +35,14 @@ with open("app/api/openapi.json", encoding="utf-8") as document:
 # schemathesis lays the key on its cases when it collects them, before any
 # server runs, so the key is made here and its hash stored at the start.
 KEY = KEY_PREFIX + secrets.token_urlsafe(32)
-SCOPES = ["submissions:read", "submissions:ack", "forms:write"]
-# A definition can be valid by the document's schema and still name fields
-# the catalog lacks; the document cannot say which, so a 422 there is right.
-JUDGED_BY_THE_CATALOG = {("POST", "/api/v1/forms"): [positive_data_acceptance]}
+SCOPES = ["submissions:read", "submissions:ack", "forms:write", "links:write"]
+# A definition or a link can be valid by the document's schema and still name
+# forms or fields the tenant lacks; the document cannot say which, so a 422
+# there is right.
+JUDGED_BY_THE_CATALOG = {
+    ("POST", path): [positive_data_acceptance]
+    for path in ("/api/v1/forms", "/api/v1/links", "/api/v1/queries", "/api/v1/orders")
+}
 
 
 @schema.auth()

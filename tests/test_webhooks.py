@@ -16,6 +16,8 @@ from app.keys import SCHEDULER
 from tests import api_support
 from tests.api_support import bearer, modwork_config, new_key, owner_only_file
 from tests.conftest import free_port, send
+from tests.test_api import demo_definition
+from tests.test_api_links import LINK
 from tests.test_submission import GOOD_SEPA
 
 # The fixtures shared by the API's tests.
@@ -154,3 +156,60 @@ async def test_secret_file_others_may_read_stops_the_start(
     with pytest.raises(ConfigError, match="must be readable by its owner only"):
         await server.start_server()
     await server.close()
+
+
+async def test_link_states_are_told_in_order_signed_after_the_receiver_was_down(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path, caplog
+):
+    receiver = Receiver(free_port())
+    client = await hooked_app(
+        aiohttp_client, tmp_path, data_dir, modwork_key_path, receiver.port
+    )
+    key = await new_key(client)
+    response = await client.post("/api/v1/links", json=LINK, headers=bearer(key))
+    link_id = (await response.json())["id"]
+    await until(lambda: "Link state webhook" in caplog.text)
+    await receiver.start()
+    await until(lambda: len(receiver.deliveries) >= 2)
+    await receiver.stop()
+    first, second = receiver.deliveries[:2]
+    assert all(d["valid"] and d["fresh"] for d in (first, second))
+    assert [d["body"]["link"]["state"] for d in (first, second)] == ["created", "sent"]
+    assert {d["body"]["link"]["id"] for d in (first, second)} == {link_id}
+    assert (first["body"]["type"], first["body"]["attempt"] >= 2) == (
+        "link.state",
+        True,
+    )
+    assert first["body"]["delivery"] == first["delivery"] != second["delivery"]
+    assert set(first["body"]) == {
+        "type",
+        "tenant",
+        "delivery",
+        "attempt",
+        "sent_at",
+        "link",
+    }
+
+
+async def test_link_states_of_another_tenant_are_not_told(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path
+):
+    receiver = Receiver(free_port())
+    await receiver.start()
+    client = await hooked_app(
+        aiohttp_client, tmp_path, data_dir, modwork_key_path, receiver.port
+    )
+    other = await new_key(client, tenant="nordstadt", name="other")
+    ours = await new_key(client)
+    nordstadts = demo_definition(tenant="nordstadt")
+    pushed = await client.post("/api/v1/forms", json=nordstadts, headers=bearer(other))
+    assert pushed.status == 201
+    body = {**LINK, "form": "zaehlerstand", "values": {}}
+    response = await client.post("/api/v1/links", json=body, headers=bearer(other))
+    assert response.status == 201
+    response = await client.post("/api/v1/links", json=LINK, headers=bearer(ours))
+    link_id = (await response.json())["id"]
+    await until(lambda: len(receiver.deliveries) >= 2)
+    await receiver.stop()
+    assert {d["body"]["link"]["id"] for d in receiver.deliveries} == {link_id}
+    assert {d["body"]["tenant"] for d in receiver.deliveries} == {"musterstadt"}

@@ -154,6 +154,10 @@ class Puller:
             "form": payload["form"],
             "receipt": payload["receipt"],
             "received_at": payload["received_at"],
+            # The link the form came through, and for a query or an order
+            # MODWORK's own record, so a correction joins that record.
+            "link_id": payload.get("link_id"),
+            "record_ref": payload.get("record_ref"),
             "values": values,
             "files": files,
         }

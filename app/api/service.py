@@ -11,7 +11,7 @@ from aiohttp import web
 from app.api import webhooks
 from app.api.auth import API_KEYS
 from app.api.receivers import modwork_receiver, register_modwork_keys
-from app.keys import CONFIG, PORTAL, QUEUE, SCHEDULER, TENANTS
+from app.keys import CONFIG, LINK_OFFICE, PORTAL, QUEUE, SCHEDULER, TENANTS
 from app.storage.api import ApiKeyStore
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,15 @@ async def api_side(app: web.Application) -> AsyncIterator[None]:
         webhooks.Notifier(hook, app[QUEUE], app[SCHEDULER], session, config.webhooks)
         for hook in hooks
     ]
+    link_states = webhooks.LinkStateNotifier(
+        hooks, app[LINK_OFFICE], app[SCHEDULER], session, config.webhooks
+    )
     tasks = [
         asyncio.create_task(n.watch(), name=f"webhook-{n.webhook.tenant}")
         for n in notifiers
     ]
+    if hooks:
+        tasks.append(asyncio.create_task(link_states.watch(), name="link-webhooks"))
     yield
     for task in tasks:
         task.cancel()
@@ -58,4 +63,5 @@ async def api_side(app: web.Application) -> AsyncIterator[None]:
             await task
     for notifier in notifiers:
         await notifier.close()
+    await link_states.close()
     await session.close()

@@ -17,7 +17,7 @@ from app.api.receivers import modwork_receiver
 from app.commands import publish_definition
 from app.control import ControlError
 from app.forms.definition import DefinitionError
-from app.keys import BACKOFFICE, PORTAL, QUEUE, TENANTS
+from app.keys import BACKOFFICE, PORTAL, PORTAL_LINKS, QUEUE, TENANTS
 from app.storage.api import ApiKey
 from app.storage.portal import SealedSubmission
 from app.web import Problem
@@ -106,11 +106,13 @@ async def get_submission(request: web.Request) -> web.Response:
     submission = await _pending(request, key)
 
     base = f"/api/v1/submissions/{submission.id}/files"
+    links = request.app[PORTAL_LINKS].store
     return web.json_response(
         {
             **_summary(submission),
             "tenant": submission.tenant,
             "receipt": submission.receipt,
+            "link_id": await links.used_by(submission.tenant, submission.receipt),
             "format": 1,
             "sealed_key": _b64(submission.sealed_key),
             "sealed_values": _b64(submission.sealed_values),

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Modportal-Signature"
 DELIVERY_HEADER = "X-Modportal-Delivery"
 EVENT = "submissions.pending"
+LINK_EVENT = "link.state"
 MIN_SECRET_BYTES = 16
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -169,27 +170,153 @@ class Notifier:
         self.scheduler.schedule(self.timer, when, self._send_beside)
 
     async def _post(self, delivery: str, attempt: int) -> bool:
-        sent = utcnow()
-        body = json.dumps(
-            {
-                "type": EVENT,
-                "tenant": self.webhook.tenant,
-                "delivery": delivery,
-                "attempt": attempt,
-                "sent_at": iso(sent),
-            }
-        ).encode()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature(
-                self.webhook.secret, int(sent.timestamp()), body
-            ),
-            DELIVERY_HEADER: delivery,
+        return await post_event(
+            self.session, self.webhook, EVENT, delivery, attempt, {}
+        )
+
+
+async def post_event(
+    session: aiohttp.ClientSession,
+    webhook: Webhook,
+    event: str,
+    delivery: str,
+    attempt: int,
+    details: dict,
+) -> bool:
+    """POST one signed event to a tenant's webhook; return whether it was taken."""
+    sent = utcnow()
+    body = json.dumps(
+        {
+            "type": event,
+            "tenant": webhook.tenant,
+            "delivery": delivery,
+            "attempt": attempt,
+            "sent_at": iso(sent),
+            **details,
         }
-        try:
-            async with self.session.post(
-                self.webhook.url, data=body, headers=headers, allow_redirects=False
-            ) as response:
-                return 200 <= response.status < 300
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            return False
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature(webhook.secret, int(sent.timestamp()), body),
+        DELIVERY_HEADER: delivery,
+    }
+    try:
+        async with session.post(
+            webhook.url, data=body, headers=headers, allow_redirects=False
+        ) as response:
+            return 200 <= response.status < 300
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        return False
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One step of a link's history, to be told to its tenant's MODWORK."""
+
+    delivery: str
+    link_id: str
+    state: str
+    at: str
+
+
+class LinkStateNotifier:
+    """Tell each tenant's MODWORK of every state its links reach, in order.
+
+    Every change is a row of the links' history; the notifier follows that
+    history from where it stood at start, and delivers each tenant's changes
+    one after another, retrying a failed one as the submissions' webhook does.
+    """
+
+    def __init__(
+        self,
+        hooks: list[Webhook],
+        office,
+        scheduler: Scheduler,
+        session: aiohttp.ClientSession,
+        policy: Webhooks,
+    ) -> None:
+        self.hooks = {hook.tenant: hook for hook in hooks}
+        self.office = office
+        self.scheduler = scheduler
+        self.session = session
+        self.policy = policy
+        self.pending: dict[str, list[StateChange]] = {t: [] for t in self.hooks}
+        self.attempts: dict[str, int] = dict.fromkeys(self.hooks, 0)
+        self._sending: dict[str, asyncio.Task] = {}
+
+    async def watch(self) -> None:
+        """Gather new state changes whenever the link office notes some."""
+        # Limitation: the history is followed from where it stood at start,
+        # so a change made while the server was down, or one still waiting
+        # for its delivery at shutdown, is not told; GET /api/v1/links/{id}
+        # still shows it.
+        seen = await self.office.store.last_history_row()
+        changed = self.office.states_changed
+        while True:
+            await changed.wait()
+            changed.clear()
+            for row in await self.office.store.history_since(seen):
+                seen = row["seq"]
+                if row["tenant"] in self.hooks:
+                    change = StateChange(
+                        secrets.token_hex(8), row["link_id"], row["state"], row["at"]
+                    )
+                    self.pending[row["tenant"]].append(change)
+                    self._start(row["tenant"])
+
+    def _start(self, tenant: str) -> None:
+        sending = self._sending.get(tenant)
+        if sending is None or sending.done():
+            self._sending[tenant] = asyncio.create_task(
+                self._deliver_all(tenant), name=f"link-webhook:{tenant}"
+            )
+
+    async def _deliver_all(self, tenant: str) -> None:
+        """Deliver the tenant's changes in order; on a failure, retry later."""
+        queue = self.pending[tenant]
+        while queue:
+            change = queue[0]
+            self.attempts[tenant] += 1
+            attempt = self.attempts[tenant]
+            details = {
+                "link": {"id": change.link_id, "state": change.state, "at": change.at}
+            }
+            hook = self.hooks[tenant]
+            if await post_event(
+                self.session, hook, LINK_EVENT, change.delivery, attempt, details
+            ):
+                log.info("Delivered link state webhook %s", change.delivery)
+            elif attempt < self.policy.attempts:
+                delay = min(
+                    self.policy.first_retry_seconds * 2 ** (attempt - 1),
+                    self.policy.max_retry_seconds,
+                )
+                log.warning(
+                    "Link state webhook %s failed; retrying in %ss",
+                    change.delivery,
+                    delay,
+                )
+                when = utcnow() + timedelta(seconds=delay)
+                self.scheduler.schedule(
+                    f"link-webhook:{tenant}", when, lambda: self._retry(tenant)
+                )
+                return
+            else:
+                log.warning(
+                    "Gave up link state webhook %s after %s attempts",
+                    change.delivery,
+                    attempt,
+                )
+            queue.pop(0)
+            self.attempts[tenant] = 0
+
+    async def _retry(self, tenant: str) -> None:
+        # Run beside the scheduler, which must not wait for a slow MODWORK.
+        self._start(tenant)
+
+    async def close(self) -> None:
+        """Stop the deliveries under way."""
+        for task in self._sending.values():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

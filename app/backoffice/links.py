@@ -67,6 +67,8 @@ class LinkRequest:
     receipt: str = ""
     days: int | None = None
     due: str = ""
+    # MODWORK's reference of its record, carried back with the answer.
+    record_ref: str = ""
 
 
 def check_prefill(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
@@ -137,6 +139,8 @@ class LinkOffice:
             secret_file(config.backoffice_dir / "confirmations.secret"),
         )
         outbox.listeners.append(self._on_mail)
+        # Set whenever a link's state may have changed, for the API's webhook.
+        self.states_changed = asyncio.Event()
 
     async def current_form(self, tenant: str, slug: str) -> tuple[int, FormDefinition]:
         """Return the newest version of a form and its definition."""
@@ -165,6 +169,7 @@ class LinkOffice:
         self.outbox.schedule(mail_id)
         self._schedule_reminder(link)
         self._schedule_overdue(link)
+        self.states_changed.set()
         log.info("Created %s link %s", link.kind, link.id)
         return link.id
 
@@ -195,6 +200,7 @@ class LinkOffice:
             request.receipt,
             request.due,
             check_link_check(form, values),
+            record_ref=request.record_ref,
         )
         now = utcnow()
         days = request.days or form.link_expiry_days or self.config.link_expiry_days
@@ -249,6 +255,7 @@ class LinkOffice:
                     await sql.set_record_status(conn, link.record_id, WAITING_STATUS)
             mail_id = await self.outbox.queue(conn, message, link.id)
         self.outbox.schedule(mail_id)
+        self.states_changed.set()
         log.info("Sent link %s again (reminder: %s)", link.id, reminder)
 
     async def revoke(self, link_id: str) -> None:
@@ -263,6 +270,7 @@ class LinkOffice:
             await sql.set_link_state(conn, link.id, "revoked", iso(utcnow()))
             if link.record_id is not None and link.kind in ANSWERS:
                 await sql.set_record_status(conn, link.record_id, "in_progress")
+        self.states_changed.set()
 
     async def _publish(self, link: sql.Link, expires_at: str) -> str:
         """Seal the pre-fill under a fresh token and hand it to the portal."""
@@ -339,6 +347,7 @@ class LinkOffice:
             if row and row["state"] in ("created", "sent", "opened", "failed"):
                 await sql.set_link_state(conn, link_id, "overdue", iso(utcnow()))
                 log.info("Order link %s is overdue", link_id)
+        self.states_changed.set()
 
     async def resume(self) -> None:
         """Schedule reminders of waiting queries and the ends of orders' windows."""
@@ -357,6 +366,7 @@ class LinkOffice:
             await sql.set_link_state(conn, link_id, "sent", now)
         elif outcome == "failed" and row["state"] not in FINAL_STATES:
             await sql.set_link_state(conn, link_id, "failed", now, reason)
+        self.states_changed.set()
 
     async def apply_events(self) -> int:
         """Take what happened to links on the portal; return how many events."""
@@ -385,6 +395,7 @@ class LinkOffice:
                             conn, row["record_id"], "in_progress"
                         )
         await self.portal_links.acknowledge_events(events[-1].seq)
+        self.states_changed.set()
         return len(events)
 
     async def run(self) -> None:

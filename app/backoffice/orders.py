@@ -80,8 +80,14 @@ def _checked(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
     return clean
 
 
-async def create_order(office: LinkOffice, order: OrderRequest, clerk: str) -> str:
-    """Open the order's record and send its link to the provider; return its id."""
+async def create_order(
+    office: LinkOffice, order: OrderRequest, clerk: str, record_ref: str = ""
+) -> str:
+    """Open the order's record and send its link to the provider; return its id.
+
+    An order of MODWORK names its own record by `record_ref`; no record is
+    opened here then, as MODWORK holds it.
+    """
     tenant = office.tenants.get(order.tenant)
     if tenant is None or not 0 <= order.provider < len(tenant.providers):
         raise LinkError("Wählen Sie einen Dienstleister aus.")
@@ -90,7 +96,10 @@ async def create_order(office: LinkOffice, order: OrderRequest, clerk: str) -> s
         raise LinkError("Dieses Formular ist kein Auftrag.")
     values = _checked(form, order.values)
 
-    record_id, receipt = await _open_record(office, order, version, form, values)
+    if record_ref:
+        record_id, receipt = None, new_receipt(order.tenant)
+    else:
+        record_id, receipt = await _open_record(office, order, version, form, values)
     _name, email = tenant.providers[order.provider]
     fixed = {f.name for f in clerk_fields(form)}
     request = LinkRequest(
@@ -104,6 +113,7 @@ async def create_order(office: LinkOffice, order: OrderRequest, clerk: str) -> s
         others_editable=False,
         receipt=receipt,
         due=values[ORDER_TYPES[form.record_type][1][1]],
+        record_ref=record_ref,
     )
     link_id = await office.create(request, clerk)
     log.info("Opened order record %s with link %s", record_id, link_id)

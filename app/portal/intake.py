@@ -78,6 +78,7 @@ class Intake:
     received_bytes: int = 0
     stream: StreamReader | None = None
     link_id: str | None = None
+    record_ref: str | None = None
 
     def _count(self, size: int) -> None:
         self.received_bytes += size
@@ -256,6 +257,7 @@ class Intake:
             "receipt": receipt,
             "received_at": received_at,
             "link_id": self.link_id,
+            "record_ref": self.record_ref,
             "values": values,
             "files": [
                 {

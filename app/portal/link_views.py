@@ -361,6 +361,7 @@ async def send_link_form(request: web.Request) -> web.Response:
         return receipt_page(request, tenant, linked.served, previous, _order(check))
     intake = portal.new_intake(linked.served, request.content)
     intake.link_id = check.link.id
+    intake.record_ref = check.prefill.record_ref or None
     await read_all(intake, reader)
 
     result = validate(linked.served.definition, intake.values, intake.uploads())

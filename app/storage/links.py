@@ -191,6 +191,20 @@ class LinkStore:
             (link_id,),
         )
 
+    async def history_since(self, after: int) -> list[sqlite3.Row]:
+        """Return every state change noted after a history row, oldest first."""
+        return await self.db.fetchall(
+            "SELECT h.rowid AS seq, h.link_id, h.state, h.at, l.tenant "
+            "FROM link_history AS h JOIN links AS l ON l.id = h.link_id "
+            "WHERE h.rowid > ? ORDER BY h.rowid",
+            (after,),
+        )
+
+    async def last_history_row(self) -> int:
+        """Return the newest history row's number, 0 when there is none."""
+        row = await self.db.fetchone("SELECT max(rowid) AS seq FROM link_history")
+        return row["seq"] or 0
+
     async def revisions(self, record_id: int) -> list[sqlite3.Row]:
         """Return a record's corrections, oldest first."""
         return await self.db.fetchall(

@@ -88,6 +88,13 @@ class PortalLinkStore:
         row = await self.db.fetchone("SELECT * FROM links WHERE id = ?", (link_id,))
         return _link(row) if row else None
 
+    async def used_by(self, tenant: str, receipt: str) -> str | None:
+        """Return the id of the tenant's link whose form came back as a receipt."""
+        row = await self.db.fetchone(
+            "SELECT id FROM links WHERE tenant = ? AND receipt = ?", (tenant, receipt)
+        )
+        return row["id"] if row else None
+
     async def count_check_failure(self, link_id: str) -> int:
         """Count one wrong answer to a link's check; return how many there were."""
         async with self.db.transaction() as conn:
