@@ -16,6 +16,7 @@ from app.api import routes as api_routes
 from app.api.receivers import apply_receivers
 from app.api.service import api_side
 from app.backoffice import routes as backoffice_routes
+from app.backoffice.designs import DESIGNS, DesignDesk
 from app.backoffice.forms import FORMS, FormDesk
 from app.backoffice.ingest import Ingest, remove_orphan_attachments
 from app.backoffice.links import open_links
@@ -105,10 +106,16 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     app[FORMS] = backoffice.forms = desk
     await backoffice.load_demo_forms(portal, app[TENANTS])
     await desk.start()
+    await portal.load_designs()
+    designs = DesignDesk(backoffice_db, portal, app[TENANTS], scheduler.clock)
+    await designs.start()
+    app[DESIGNS] = designs
     await portal.queue.remove_orphans()
     await remove_orphan_attachments(backoffice)
     app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
-    parts = open_links(config, portal, backoffice, app[TENANTS], app[SCHEDULER])
+    parts = open_links(
+        config, portal, backoffice, app[TENANTS], app[SCHEDULER], designs.theme_of
+    )
     app[PORTAL_LINKS], app[OUTBOX], app[LINK_OFFICE] = parts
     for part in parts:
         await part.resume()
