@@ -320,10 +320,15 @@ def receipt_page(
 async def theme_css(request: web.Request) -> web.Response:
     """Serve a tenant's colours as CSS custom properties."""
     theme = _tenant(request).theme
-    env_context = {"colors": theme.colors, "layout": theme.layout}
-    response = render(request, "portal/theme.css", env_context)
-    response.content_type = "text/css"
+    response = theme_stylesheet(request, theme.colors, theme.layout)
     response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def theme_stylesheet(request: web.Request, colors: dict, layout: str) -> web.Response:
+    """Render colours and a header layout as the stylesheet portal.css reads."""
+    response = render(request, "portal/theme.css", {"colors": colors, "layout": layout})
+    response.content_type = "text/css"
     return response
 
 
