@@ -1,35 +1,8 @@
 """A clerk changes a tenant's colours and logo in a real browser."""
 
-import subprocess
-import sys
-
-import pytest
 from PIL import Image
 
-from app.config import ROOT
 from tests.images import save
-
-PASSWORD = "ein langes Passwort"
-
-
-@pytest.fixture
-def page(browser, server):
-    subprocess.run(
-        [sys.executable, "run.py", "add-clerk", "anna", "--data", str(server.data)],
-        input=PASSWORD + "\n",
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    context = browser.new_context(base_url=server.url, locale="de-DE")
-    tab = context.new_page()
-    tab.goto("/admin/login")
-    tab.fill("input[name=name]", "anna")
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("button[type=submit]")
-    yield tab
-    context.close()
 
 
 def frame(tab) -> dict:
