@@ -11,7 +11,15 @@ from app.backoffice.designs import DESIGNS
 from app.designs import contrast_ratio, ratio_text
 from app.keys import LINK_OFFICE, PORTAL, TENANTS
 from tests.admin_helpers import log_in_clerk, page_text, post
-from tests.images import camera_exif, pattern, png_chunk_types, save
+from tests.images import (
+    camera_exif,
+    jpeg_header,
+    pattern,
+    png_chunk,
+    png_chunk_types,
+    png_header,
+    save,
+)
 
 DESIGN = "/admin/tenants/musterstadt/design"
 # The musterstadt theme file, as the edit form sends it back.
@@ -257,6 +265,17 @@ LOGO_REFUSED = (
 )
 
 
+TOO_MANY = (
+    "Logo: Das Bild hat zu viele Pixel; erlaubt sind höchstens 4 Millionen Pixel "
+    "und 4000 Pixel je Seite."
+)
+
+
+def claimed_png(width: int, height: int) -> bytes:
+    """Return a PNG of a few bytes whose header claims a size past Pillow's limit."""
+    return png_header(width, height) + png_chunk(b"IDAT", b"") + png_chunk(b"IEND", b"")
+
+
 def bomb() -> bytes:
     """Return a small PNG whose header promises 50 million pixels."""
     return save(Image.new("1", (10_000, 5_000)), "PNG")
@@ -279,10 +298,24 @@ def bomb() -> bytes:
             "Logo: Die Datei ist größer als 512 kB.",
         ),
         (
+            "kopf.png",
+            claimed_png(12_000, 12_000),
+            TOO_MANY,
+        ),
+        (
+            "kopf.png",
+            claimed_png(20_000, 20_000),
+            TOO_MANY,
+        ),
+        (
+            "kopf.jpg",
+            jpeg_header(5_000, 1_000),
+            TOO_MANY,
+        ),
+        (
             "bombe.png",
             bomb(),
-            "Logo: Das Bild hat 10000 × 5000 Pixel; erlaubt sind höchstens 4 "
-            "Millionen Pixel und 4000 Pixel je Seite.",
+            TOO_MANY,
         ),
     ],
 )
