@@ -418,7 +418,8 @@ async def test_a_preview_is_for_the_clerk_who_made_it(client, token):
 
 async def test_a_clerk_of_another_tenant_is_refused(client):
     token = await log_in_clerk(client, "nora", tenants=["nordstadt"])
-    assert (await client.get(DESIGN)).status == 404
+    for path in ("", "/versions", "/versions/1/logo.png"):
+        assert (await client.get(f"{DESIGN}{path}")).status == 404
     response = await send_design(client, token, NEW_LOOK)
     assert response.status == 404
     restore = await post(client, f"{DESIGN}/versions/1/restore", token)
@@ -459,3 +460,16 @@ async def test_the_portal_keeps_its_design_over_a_restart(aiohttp_client, config
     second = await aiohttp_client(create_app(config))
     assert "theme.css?v=2" in await page_text(second, "/musterstadt/")
     assert second.app[PORTAL].logo("musterstadt").startswith(b"\x89PNG")
+
+
+async def test_each_version_shows_its_own_logo_to_clerks(client, token):
+    first = await page_text(client, f"{DESIGN}/versions")
+    await send_design(client, token, MUSTERSTADT, ("l.png", png_logo((90, 30))))
+    versions = await page_text(client, f"{DESIGN}/versions")
+    old = await (await client.get(f"{DESIGN}/versions/1/logo.png")).read()
+    new = await (await client.get(f"{DESIGN}/versions/2/logo.png")).read()
+    sizes = [Image.open(io.BytesIO(data)).size for data in (old, new)]
+    assert sizes == [(240, 64), (90, 30)]
+    assert f'src="{DESIGN}/versions/2/logo.png"' in versions
+    assert f'src="{DESIGN}/versions/1/logo.png"' in first
+    assert (await client.get(f"{DESIGN}/versions/3/logo.png")).status == 404

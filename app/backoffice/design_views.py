@@ -95,7 +95,7 @@ async def _edit_context(
         "colors": list(COLOR_LABELS.items()),
         "version": current.version,
         "logo_url": (
-            f"/static/tenant/{tenant.slug}/logo.png?v={current.version}"
+            design_url(tenant.slug, f"/versions/{current.version}/logo.png")
             if current.logo
             else None
         ),
@@ -311,6 +311,11 @@ async def versions_page(request: web.Request) -> web.Response:
                 "restore_url": design_url(
                     tenant.slug, f"/versions/{stored.version}/restore"
                 ),
+                "logo_url": (
+                    design_url(tenant.slug, f"/versions/{stored.version}/logo.png")
+                    if stored.logo is not None
+                    else None
+                ),
             }
         )
     context = {
@@ -320,6 +325,18 @@ async def versions_page(request: web.Request) -> web.Response:
         "page_title": f"Design-Versionen: {tenant.name}",
     }
     return page(request, "admin/design/versions.html", context)
+
+
+async def version_logo(request: web.Request) -> web.Response:
+    """Serve the logo of one stored version, from the back office's own store."""
+    tenant = await clerks_tenant(request)
+    text = request.match_info["version"]
+    stored = await request.app[DESIGNS].store.version(
+        tenant.slug, int(text) if text.isdigit() else 0
+    )
+    if stored is None or stored.logo is None:
+        raise PageError(404)
+    return web.Response(body=stored.logo, content_type="image/png")
 
 
 async def restore(request: web.Request) -> web.Response:

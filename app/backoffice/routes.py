@@ -59,4 +59,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{one}/preview/forms/{{slug}}", design.preview_form)
     app.router.add_post(f"{one}/preview/save", design.save_draft)
     app.router.add_get(f"{one}/versions", design.versions_page)
+    app.router.add_get(f"{one}/versions/{{version}}/logo.png", design.version_logo)
     app.router.add_post(f"{one}/versions/{{version}}/restore", design.restore)

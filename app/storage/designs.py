@@ -78,10 +78,15 @@ class DesignStore:
         return _version(row) if row else None
 
     async def versions(self, tenant: str) -> list[DesignVersion]:
-        """Return every version of a tenant's design, newest first, without logos."""
+        """Return every version of a tenant's design, newest first.
+
+        A logo comes as b"" (there is one) or None, not its bytes.
+        """
         rows = await self.db.fetchall(
-            "SELECT tenant, version, design, NULL AS logo, created_by, created_at, "
-            "note FROM design_versions WHERE tenant = ? ORDER BY version DESC",
+            "SELECT tenant, version, design, "
+            "CASE WHEN logo IS NULL THEN NULL ELSE x'' END AS logo, "
+            "created_by, created_at, note FROM design_versions "
+            "WHERE tenant = ? ORDER BY version DESC",
             (tenant,),
         )
         return [_version(row) for row in rows]
