@@ -2,15 +2,19 @@
 
 import io
 import re
+import shutil
 
 import aiohttp
 import pytest
 from PIL import Image
 
 from app.backoffice.designs import DESIGNS
+from app.config import ROOT
 from app.designs import contrast_ratio, ratio_text
 from app.keys import LINK_OFFICE, PORTAL, TENANTS
+from app.web import CSP
 from tests.admin_helpers import log_in_clerk, page_text, post
+from tests.conftest import free_port, run_py
 from tests.images import (
     camera_exif,
     jpeg_header,
@@ -473,3 +477,28 @@ async def test_each_version_shows_its_own_logo_to_clerks(client, token):
     assert f'src="{DESIGN}/versions/2/logo.png"' in versions
     assert f'src="{DESIGN}/versions/1/logo.png"' in first
     assert (await client.get(f"{DESIGN}/versions/3/logo.png")).status == 404
+
+
+def test_a_theme_file_with_unreadable_colours_stops_the_start(tmp_path):
+    themes = tmp_path / "themes"
+    shutil.copytree(ROOT / "themes", themes)
+    path = themes / "nordstadt" / "tenant.yaml"
+    text = path.read_text("utf-8").replace('link: "#0a5c35"', 'link: "#999999"')
+    path.write_text(text, "utf-8")
+    (tmp_path / "config.yaml").write_text(f"themes: {themes}\n", "utf-8")
+    data, port = str(tmp_path / "data"), str(free_port())
+    config = ["--config", str(tmp_path / "config.yaml"), "--data", data]
+    stopped = run_py("serve", *config, "--port", port)
+    assert stopped.returncode == 1
+    assert stopped.stderr.strip().endswith(
+        "cannot start: themes/nordstadt: Kontrast 2,8:1 zwischen Linkfarbe und "
+        "Hintergrund; nötig sind mindestens 4,5:1."
+    )
+
+
+async def test_preview_pages_keep_the_strict_csp(client, token):
+    await send_design(client, token, NEW_LOOK, action="preview")
+    for path in ("/preview", "/preview/forms/zaehlerstand", ""):
+        response = await client.get(f"{DESIGN}{path}")
+        assert response.headers["Content-Security-Policy"] == CSP
+        assert "style=" not in await response.text()

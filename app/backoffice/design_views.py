@@ -153,6 +153,8 @@ async def submit(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(design_url(tenant.slug, "?done=saved"))
 
 
+# Limitation: a design's logo can be replaced but not removed on this page;
+# every tenant that ships has one, and a design without a logo shows the name.
 async def _logo(desk: DesignDesk, clerk_id: int, tenant: str, data) -> bytes | None:
     """Return the logo to use: a new upload, the draft's, or the current one."""
     upload = data.get("logo")
