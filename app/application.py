@@ -16,6 +16,7 @@ from app.api import routes as api_routes
 from app.api.receivers import apply_receivers
 from app.api.service import api_side
 from app.backoffice import routes as backoffice_routes
+from app.backoffice.designs import DESIGNS, DesignDesk
 from app.backoffice.forms import FORMS, FormDesk
 from app.backoffice.ingest import Ingest, remove_orphan_attachments
 from app.backoffice.links import open_links
@@ -101,24 +102,16 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
     backoffice_db = await open_database(
         config.backoffice_dir / "backoffice.db", schema.BACKOFFICE
     )
-    scheduler = app[SCHEDULER]
-    portal = Portal(config, portal_db, catalog, scheduler.clock)
-    backoffice = BackOffice(config, backoffice_db, catalog)
-    portal.register_receiver(RECEIVER, backoffice.public_key())
-    grace = timedelta(minutes=config.grace_minutes)
-    desk = FormDesk(backoffice_db, catalog, portal, scheduler, scheduler.clock, grace)
-    app[FORMS] = backoffice.forms = desk
-    await backoffice.load_demo_forms(portal, app[TENANTS])
-    await desk.start()
-    await portal.queue.remove_orphans()
-    app[STEPS] = Steps(portal, scheduler)
-    await app[STEPS].start()
-    await remove_orphan_attachments(backoffice)
-    app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
-    parts = open_links(config, portal, backoffice, app[TENANTS], app[SCHEDULER])
-    app[PORTAL_LINKS], app[OUTBOX], app[LINK_OFFICE] = parts
-    for part in parts:
-        await part.resume()
+    try:
+        portal, backoffice, scheduler = await _wire(
+            app, portal_db, backoffice_db, catalog
+        )
+    except BaseException:
+        # An open database keeps its thread, and with it the process, alive:
+        # a start refused half-way must close them to end at all.
+        await portal_db.close()
+        await backoffice_db.close()
+        raise
 
     control = app[CONTROL] = ControlServer(config.data)
     register_commands(app)
@@ -154,6 +147,36 @@ async def _sides(app: web.Application) -> AsyncIterator[None]:
             await task
     await portal_db.close()
     await backoffice_db.close()
+
+
+async def _wire(app: web.Application, portal_db, backoffice_db, catalog):
+    """Build both sides over their stores and hand over what the portal needs."""
+    config = app[CONFIG]
+    scheduler = app[SCHEDULER]
+    portal = Portal(config, portal_db, catalog, scheduler.clock)
+    backoffice = BackOffice(config, backoffice_db, catalog)
+    portal.register_receiver(RECEIVER, backoffice.public_key())
+    grace = timedelta(minutes=config.grace_minutes)
+    desk = FormDesk(backoffice_db, catalog, portal, scheduler, scheduler.clock, grace)
+    app[FORMS] = backoffice.forms = desk
+    await backoffice.load_demo_forms(portal, app[TENANTS])
+    await desk.start()
+    await portal.load_designs()
+    designs = DesignDesk(backoffice_db, portal, app[TENANTS], scheduler.clock)
+    await designs.start()
+    app[DESIGNS] = designs
+    await portal.queue.remove_orphans()
+    app[STEPS] = Steps(portal, scheduler)
+    await app[STEPS].start()
+    await remove_orphan_attachments(backoffice)
+    app[PORTAL], app[QUEUE], app[BACKOFFICE] = portal, portal.queue, backoffice
+    parts = open_links(
+        config, portal, backoffice, app[TENANTS], app[SCHEDULER], designs.theme_of
+    )
+    app[PORTAL_LINKS], app[OUTBOX], app[LINK_OFFICE] = parts
+    for part in parts:
+        await part.resume()
+    return portal, backoffice, scheduler
 
 
 async def _announce_setup(backoffice: BackOffice, config: Config) -> None:

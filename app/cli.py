@@ -381,6 +381,7 @@ def _pull(args: argparse.Namespace) -> None:
 async def send_link(config: Config, args: argparse.Namespace) -> dict:
     """Make a link through the running server, or on the databases directly."""
     from app import control
+    from app.backoffice.designs import DesignDesk
     from app.backoffice.links import open_links
     from app.commands import send_link as make_link
     from app.tenants import load_tenants
@@ -401,7 +402,12 @@ async def send_link(config: Config, args: argparse.Namespace) -> dict:
         scheduler = Scheduler()
         tenants = load_tenants(config.themes)
         await backoffice.load_demo_forms(portal, tenants)
-        _, outbox, office = open_links(config, portal, backoffice, tenants, scheduler)
+        # The mail goes out in the tenant's current design, as from the server.
+        designs = DesignDesk(backoffice.store.db, portal, tenants, scheduler.clock)
+        await designs.start()
+        _, outbox, office = open_links(
+            config, portal, backoffice, tenants, scheduler, designs.theme_of
+        )
         answer = await make_link(office, request)
         # No server runs the timers, so the mail is tried once now; if it
         # cannot go, it waits in the outbox for the server's next start.

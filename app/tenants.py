@@ -1,4 +1,9 @@
-"""Tenants and their designs, read from themes/<slug>/tenant.yaml."""
+"""Tenants and their first designs, read from themes/<slug>/tenant.yaml.
+
+A theme file is the first version of a tenant's design; the back office
+stores it on its first start, and from then on clerks change the design
+there (see app/designs.py and app/backoffice/designs.py).
+"""
 
 import logging
 import re
@@ -18,8 +23,6 @@ MAIL_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 COLOR_KEYS = ("primary", "on_primary", "accent", "background", "text", "link")
 
 
-# Limitation: a tenant's design is read from its themes/ folder at start; the
-# back office cannot edit, preview, version or restore designs yet.
 class TenantError(Exception):
     """A tenant's file is missing something or says something impossible."""
 
@@ -35,6 +38,9 @@ class Theme:
     privacy_url: str
     contact_url: str
     footer_text: str
+    # The design version this theme is; 0 for the file under themes/, which
+    # the back office stores as version 1 on its first start.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,9 @@ def _text(data: dict, key: str, where: str, required: bool = True) -> str:
     return value.strip()
 
 
-def _https_url(data: dict, key: str, where: str) -> str:
+def _https_url(data: dict, key: str, where: str, mailto: bool = False) -> str:
     value = _text(data, key, where)
-    if not value.startswith(("https://", "http://")):
+    if not value.startswith(("https://", "http://") + (("mailto:",) if mailto else ())):
         raise TenantError(f"{where}: {key!r} must be an http(s) address")
     return value
 
@@ -88,7 +94,7 @@ def _theme(data: dict, folder: Path, slug: str, where: str) -> Theme:
         colors={key: colors[key] for key in COLOR_KEYS},
         imprint_url=_https_url(data, "imprint_url", where),
         privacy_url=_https_url(data, "privacy_url", where),
-        contact_url=_https_url(data, "contact_url", where),
+        contact_url=_https_url(data, "contact_url", where, mailto=True),
         footer_text=_text(data, "footer_text", where, required=False),
     )
 

@@ -1,5 +1,6 @@
 """What every response shares: client address, headers, errors, access log."""
 
+import dataclasses
 import ipaddress
 import logging
 import time
@@ -10,7 +11,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from app import csrf
-from app.keys import CLIENT_IP, CONFIG, SECURE, TENANTS
+from app.keys import CLIENT_IP, CONFIG, PORTAL, SECURE, TENANTS
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +81,41 @@ class Problem(PageError):
 
 
 def render(
-    request: web.Request, name: str, context: dict, status: int = 200, tenant=None
+    request: web.Request,
+    name: str,
+    context: dict,
+    status: int = 200,
+    tenant=None,
+    theme=None,
 ) -> web.Response:
-    """Render a template, preferring the tenant's own copy of it."""
+    """Render a template, preferring the tenant's own copy of it.
+
+    A tenant's page is framed in the design the portal was last given, or in
+    `theme` where a clerk previews an unsaved one.
+    """
     env = aiohttp_jinja2.get_env(request.app)
     names = [name]
     if tenant is not None:
+        tenant = framed(request, tenant, theme)
         names.insert(0, f"tenant/{tenant.slug}/templates/{name}")
-        context.setdefault("theme_css_url", f"/static/tenant/{tenant.slug}/theme.css")
+        context.setdefault(
+            "theme_css_url",
+            f"/static/tenant/{tenant.slug}/theme.css?v={tenant.theme.version}",
+        )
     context.setdefault("tenant", tenant)
     context.setdefault("theme_css_url", None)
     text = env.get_or_select_template(names).render(context)
     return web.Response(
         text=text, status=status, content_type="text/html", charset="utf-8"
     )
+
+
+def framed(request: web.Request, tenant, theme=None):
+    """Return the tenant in `theme`, or in the design the portal holds for it."""
+    if theme is not None:
+        return dataclasses.replace(tenant, theme=theme)
+    portal = request.app.get(PORTAL)
+    return tenant if portal is None else portal.framed(tenant)
 
 
 def keep_csrf_cookie(

@@ -185,6 +185,30 @@ def browser():
         launched.close()
 
 
+CLERK_PASSWORD = "ein langes Passwort"
+
+
+@pytest.fixture
+def page(browser, server):
+    """A tab of chromium in which the clerk anna is logged in."""
+    subprocess.run(
+        [sys.executable, "run.py", "add-clerk", "anna", "--data", str(server.data)],
+        input=CLERK_PASSWORD + "\n",
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    context = browser.new_context(base_url=server.url, locale="de-DE")
+    tab = context.new_page()
+    tab.goto("/admin/login")
+    tab.fill("input[name=name]", "anna")
+    tab.fill("input[name=password]", CLERK_PASSWORD)
+    tab.click("button[type=submit]")
+    yield tab
+    context.close()
+
+
 # Helpers of the back office, command line and web layer tests.
 
 ADMIN_PASSWORD = "richtig-langes-Passwort-42"

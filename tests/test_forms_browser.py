@@ -4,13 +4,9 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 
-import pytest
-
 from app.clock import BERLIN
 from app.config import ROOT
 from tests.test_conditions import FORM
-
-PASSWORD = "ein langes Passwort"
 
 
 def next_monday(today: date) -> date:
@@ -20,26 +16,6 @@ def next_monday(today: date) -> date:
 def month_end(day: date) -> date:
     first_of_next = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
     return first_of_next - timedelta(days=1)
-
-
-@pytest.fixture
-def page(browser, server):
-    subprocess.run(
-        [sys.executable, "run.py", "add-clerk", "anna", "--data", str(server.data)],
-        input=PASSWORD + "\n",
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    context = browser.new_context(base_url=server.url, locale="de-DE")
-    tab = context.new_page()
-    tab.goto("/admin/login")
-    tab.fill("input[name=name]", "anna")
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("button[type=submit]")
-    yield tab
-    context.close()
 
 
 def test_a_clerk_builds_previews_and_schedules_a_form(page):

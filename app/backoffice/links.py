@@ -424,6 +424,7 @@ def open_links(
     backoffice: BackOffice,
     tenants: dict,
     scheduler: Scheduler,
+    theme_of=None,
 ) -> tuple[PortalLinks, Outbox, LinkOffice]:
     """Build both sides' link services and the outbox that carries their mail."""
     portal_links = PortalLinks(portal, scheduler)
@@ -441,7 +442,7 @@ def open_links(
         backoffice,
         portal_links,
         outbox,
-        MailTemplates(config.themes),
+        MailTemplates(config.themes, theme_of),
         tenants,
         config,
         scheduler,

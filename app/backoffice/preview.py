@@ -56,7 +56,7 @@ def _form_page(
     reselect=False,
     status: int = 200,
 ) -> web.Response:
-    tenant = request.app[TENANTS][form.tenant]
+    tenant = request.app[PORTAL].framed(request.app[TENANTS][form.tenant])
     errors = errors or {}
     ceiling = request.app[PORTAL].config.uploads.max_submission_bytes
     context = {

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from app.backoffice import form_views, link_views, preview, views
+from app.backoffice import design_views, form_views, link_views, preview, views
 
 
 def add_routes(app: web.Application) -> None:
@@ -48,3 +48,16 @@ def add_routes(app: web.Application) -> None:
     )
     app.router.add_get(f"{one}/versions/{{version}}", forms.version_page)
     app.router.add_post(f"{one}/versions/{{version}}/restore", forms.restore_version)
+
+    design, one = design_views, "/admin/tenants/{tenant}/design"
+    app.router.add_get("/admin/design", design.designs_list)
+    app.router.add_get(one, design.edit_page)
+    app.router.add_post(one, design.submit)
+    app.router.add_get(f"{one}/preview", design.preview_start)
+    app.router.add_get(f"{one}/preview/theme.css", design.preview_css)
+    app.router.add_get(f"{one}/preview/logo.png", design.preview_logo)
+    app.router.add_get(f"{one}/preview/forms/{{slug}}", design.preview_form)
+    app.router.add_post(f"{one}/preview/save", design.save_draft)
+    app.router.add_get(f"{one}/versions", design.versions_page)
+    app.router.add_get(f"{one}/versions/{{version}}/logo.png", design.version_logo)
+    app.router.add_post(f"{one}/versions/{{version}}/restore", design.restore)

@@ -1,8 +1,10 @@
 """Build German mails from templates, with every header value checked."""
 
+import dataclasses
 import email.utils
 import logging
 import re
+from collections.abc import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -12,7 +14,7 @@ import jinja2
 
 from app.clock import utcnow
 from app.config import ROOT
-from app.tenants import Tenant
+from app.tenants import Tenant, Theme
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,12 @@ def build_message(
 class MailTemplates:
     """Mail templates under templates/mail/, which a tenant's theme may replace."""
 
-    def __init__(self, themes: Path) -> None:
+    def __init__(
+        self, themes: Path, theme_of: Callable[[Tenant], Theme] | None = None
+    ) -> None:
+        # The tenant's current design, as the back office keeps it; without
+        # one (a command run with no server) the theme file's.
+        self.theme_of = theme_of or (lambda tenant: tenant.theme)
         loader = jinja2.ChoiceLoader(
             [
                 jinja2.FileSystemLoader(ROOT / "templates"),
@@ -106,7 +113,9 @@ class MailTemplates:
 
     def render(self, tenant: Tenant, name: str, context: dict) -> tuple[str, str, str]:
         """Return the subject, plain text and HTML of a mail template."""
-        context = {**context, "tenant": tenant, "colors": tenant.theme.colors}
+        theme = self.theme_of(tenant)
+        tenant = dataclasses.replace(tenant, theme=theme)
+        context = {**context, "tenant": tenant, "colors": theme.colors}
         text_template = self._template(tenant, f"{name}.txt")
         subject = str(text_template.make_module(context).subject())
         text = text_template.render(context)

@@ -98,7 +98,7 @@ def _linked_form(check: LinkCheck) -> LinkedForm:
 
 
 def _tenant(request: web.Request, check: LinkCheck) -> Tenant:
-    return request.app[TENANTS][check.link.tenant]
+    return request.app[PORTAL].framed(request.app[TENANTS][check.link.tenant])
 
 
 def _order(check: LinkCheck) -> bool:

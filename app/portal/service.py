@@ -1,5 +1,6 @@
 """The portal side: published forms, form sessions and the sealing of sends."""
 
+import dataclasses
 import json
 import logging
 import os
@@ -12,12 +13,15 @@ from pathlib import Path
 from app import crypto
 from app.clock import iso, utcnow
 from app.config import Config
+from app.designs import Design
 from app.forms.catalog import Catalog
 from app.forms.definition import FormDefinition
 from app.portal.intake import Intake, Limits, new_receipt
 from app.portal.queue import PendingQueue
 from app.storage.db import Database, ensure_private_dir, secret_file
+from app.storage.designs import DesignVersion, PublishedDesignStore
 from app.storage.portal import DuplicateNonce, PortalStore, PublishedVersion
+from app.tenants import Tenant, Theme
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,10 @@ class Portal:
         self.receivers_dir = ensure_private_dir(folder / "receivers")
         self.csrf_secret = secret_file(folder / "csrf.secret")
         self._definitions: dict[tuple[str, str, int], FormDefinition] = {}
+        self.design_store = PublishedDesignStore(db)
+        # Every page's frame is drawn from these, so they live in memory.
+        self._themes: dict[str, Theme] = {}
+        self._logos: dict[str, bytes] = {}
 
     # Outward channel: what the back office publishes.
 
@@ -100,6 +108,36 @@ class Portal:
         """Take many forms' schedules at once, as the back office has them at start."""
         await self.store.replace_schedules(schedules, iso(self.clock()))
         log.info("Took the schedules of %s forms", len(schedules))
+
+    async def publish_design(self, published: DesignVersion) -> None:
+        """Take a tenant's current design, which the back office published."""
+        await self.design_store.replace(published, iso(self.clock()))
+        self._keep_design(published)
+        log.info("Took design version %s of %s", published.version, published.tenant)
+
+    async def load_designs(self) -> None:
+        """Read the designs the portal was given before, at start."""
+        for published in await self.design_store.all():
+            self._keep_design(published)
+
+    def _keep_design(self, published: DesignVersion) -> None:
+        design = Design.from_json(published.design)
+        self._themes[published.tenant] = design.theme(
+            published.tenant, published.version, published.logo is not None
+        )
+        if published.logo is None:
+            self._logos.pop(published.tenant, None)
+        else:
+            self._logos[published.tenant] = published.logo
+
+    def framed(self, tenant: Tenant) -> Tenant:
+        """Return the tenant with the design the portal was last given."""
+        theme = self._themes.get(tenant.slug)
+        return tenant if theme is None else dataclasses.replace(tenant, theme=theme)
+
+    def logo(self, tenant: str) -> bytes | None:
+        """Return a tenant's current logo as PNG, or None."""
+        return self._logos.get(tenant)
 
     async def purge_ended(self, grace: timedelta) -> int:
         """Forget versions that ended longer ago than the grace period."""

@@ -55,7 +55,7 @@ def _tenant(request: web.Request) -> Tenant:
     tenant = request.app[TENANTS].get(request.match_info["tenant"])
     if tenant is None:
         raise PageError(404)
-    return tenant
+    return request.app[PORTAL].framed(tenant)
 
 
 def _megabytes(size: int) -> str:
@@ -135,7 +135,8 @@ EMPTY_FORMS: web.AppKey[dict] = web.AppKey("empty_forms", dict)
 
 def _empty_form_html(request: web.Request, tenant: Tenant, form: ServedForm) -> str:
     cache = request.app[EMPTY_FORMS]
-    key = (tenant.slug, form.slug, form.version)
+    # The frame is part of the page, so a new design renders it afresh.
+    key = (tenant.slug, form.slug, form.version, tenant.theme.version)
     if key not in cache:
         cache[key] = _render_form(request, tenant, form, CSRF_SLOT, None, None, False)
     return cache[key]
@@ -345,22 +346,27 @@ def receipt_page(
 
 async def theme_css(request: web.Request) -> web.Response:
     """Serve a tenant's colours as CSS custom properties."""
-    tenant = _tenant(request)
-    env_context = {"colors": tenant.theme.colors, "layout": tenant.theme.layout}
-    response = render(request, "portal/theme.css", env_context)
-    response.content_type = "text/css"
+    theme = _tenant(request).theme
+    response = theme_stylesheet(request, theme.colors, theme.layout)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
-async def logo(request: web.Request) -> web.FileResponse:
-    """Serve a tenant's logo."""
+def theme_stylesheet(request: web.Request, colors: dict, layout: str) -> web.Response:
+    """Render colours and a header layout as the stylesheet portal.css reads."""
+    response = render(request, "portal/theme.css", {"colors": colors, "layout": layout})
+    response.content_type = "text/css"
+    return response
+
+
+async def logo(request: web.Request) -> web.Response:
+    """Serve a tenant's current logo, a PNG the back office encoded afresh."""
     tenant = _tenant(request)
-    if tenant.theme.logo_path is None:
+    data = request.app[PORTAL].logo(tenant.slug)
+    if data is None:
         raise PageError(404)
-    response = web.FileResponse(tenant.theme.logo_path)
+    response = web.Response(body=data, content_type="image/png")
     response.headers["Cache-Control"] = "public, max-age=300"
-    response.content_type = "image/png"
     return response
 
 

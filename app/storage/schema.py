@@ -81,6 +81,17 @@ PORTAL = (
     """
     ALTER TABLE submissions ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
     """,
+    # Each tenant's current design as the back office published it, with
+    # its logo as a PNG the back office encoded afresh.
+    """
+    CREATE TABLE published_designs (
+        tenant TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        design TEXT NOT NULL,
+        logo BLOB,
+        published_at TEXT NOT NULL
+    );
+    """,
 )
 
 # The built-in back office: MODWORK's stand-in.
@@ -230,5 +241,19 @@ BACKOFFICE = (
         PRIMARY KEY (tenant, address_hash, day)
     );
     ALTER TABLE records ADD COLUMN confirmation_note TEXT NOT NULL DEFAULT '';
+    """,
+    # Tenant designs: every save a numbered version with who, when and why;
+    # the newest version is the one the portal shows.
+    """
+    CREATE TABLE design_versions (
+        tenant TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        design TEXT NOT NULL,
+        logo BLOB,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (tenant, version)
+    );
     """,
 )
