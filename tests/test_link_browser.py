@@ -165,7 +165,8 @@ def send_sepa(phone) -> str:
 
 def test_a_query_comes_back_as_a_revision_of_the_same_record(clerk, phone, server):
     receipt = send_sepa(phone)
-    wait_for_text(clerk, f"/admin/records?q={receipt}", receipt)
+    # The search box holds the receipt at once; wait for the record's link.
+    wait_for_text(clerk, f"/admin/records?q={receipt}", f">{receipt}</a>")
     clerk.click(f"text={receipt}")
     record_url = clerk.url
     clerk.click("text=Rückfrage stellen")
