@@ -116,7 +116,9 @@ async def send_link(office: LinkOffice, args: dict) -> dict:
 
 
 def _berlin_iso(moment: datetime) -> str:
-    return moment.astimezone(BERLIN).isoformat(timespec="minutes")
+    # Seconds only where the moment has some, so a re-import keeps it exactly.
+    local = moment.astimezone(BERLIN)
+    return local.isoformat(timespec="seconds" if local.second else "minutes")
 
 
 async def export_text(

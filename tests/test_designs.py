@@ -391,6 +391,14 @@ async def test_a_preview_shows_the_unsaved_design_and_stores_nothing(client, tok
     assert "Neue Fußzeile" not in portal and "theme.css?v=1" in portal
 
 
+async def test_the_preview_start_page_lists_no_links_only_form(client, token):
+    await send_design(client, token, NEW_LOOK, None, "preview")
+    page = await page_text(client, f"{DESIGN}/preview")
+    real = await page_text(client, "/musterstadt/")
+    assert "Auftrag Zählerwechsel" not in page and "Auftrag Zählerwechsel" not in real
+    assert "Zählerstand melden" in page
+
+
 async def test_a_previewed_draft_is_saved_from_the_preview(client, token):
     await send_design(client, token, NEW_LOOK, ("l.png", png_logo()), "preview")
     response = await post(client, f"{DESIGN}/preview/save", token, {"note": "Neu"})

@@ -71,6 +71,17 @@ def test_an_imported_form_exports_as_the_same_definition(tmp_path, data_dir, cat
     assert (again.sections, again.intro) == (original.sections, original.intro)
 
 
+def test_an_export_keeps_the_seconds_of_a_start(data_dir, tmp_path):
+    start = "2027-01-04T08:00:30+01:00"
+    path = tmp_path / "umzug.yaml"
+    path.write_text(GOOD.format(start=start, until="2027-01-31"), encoding="utf-8")
+    assert run_py("import-form", str(path), data=data_dir).returncode == 0
+    exported = run_py("export-form", "musterstadt", "umzug", data=data_dir).stdout
+    assert f'publish_from: "{start}"' in exported or f"publish_from: '{start}'" in (
+        exported
+    )
+
+
 @pytest.mark.parametrize(
     ("line", "replace", "message"),
     [

@@ -225,6 +225,8 @@ async def preview_start(request: web.Request) -> web.Response:
     forms = [
         {"title": f.title, "intro": f.intro, "url": f"{base}/preview/forms/{f.slug}"}
         for f in await _online_forms(request, tenant)
+        # As on the real start page: a links-only form is never listed.
+        if not f.definition.links_only
     ]
     context = {"forms": forms, "page_title": tenant.short_name}
     return _preview_render(request, tenant, draft, "portal/index.html", context)
