@@ -201,6 +201,7 @@ class LinkOffice:
             request.due,
             check_link_check(form, values),
             record_ref=request.record_ref,
+            receiver=self.tenants[request.tenant].receiver,
         )
         now = utcnow()
         days = request.days or form.link_expiry_days or self.config.link_expiry_days
