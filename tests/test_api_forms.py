@@ -1,9 +1,13 @@
 """MODWORK's forms over the real app: versions, restoring, deleting."""
 
+import json
+
+import jsonschema_rs
 import pytest
 
 from app.api.auth import API_KEYS, revoke_key
 from app.backoffice.forms import FORMS
+from app.config import ROOT
 from app.keys import PORTAL
 from tests import api_support
 from tests.api_support import bearer, new_key
@@ -13,6 +17,7 @@ api = api_support.api
 modwork_key_path = api_support.modwork_key_path
 
 FORM = "/api/v1/forms/zaehlerstand"
+DEMO_FORMS = ROOT / "app" / "demo" / "forms"
 
 
 async def pushed(api, key, **changes) -> int:
@@ -157,3 +162,28 @@ async def test_unknown_form_is_404(api):
     )
     assert response.status == 404
     assert (await response.json())["detail"] == "Dieses Formular gibt es nicht."
+
+
+def document_schema(name: str):
+    """Return a validator of one schema of the served OpenAPI document."""
+    with open("app/api/openapi.json", encoding="utf-8") as document:
+        components = json.load(document)["components"]
+    ref = {"$ref": f"#/components/schemas/{name}", "components": components}
+    return jsonschema_rs.validator_for(ref)
+
+
+@pytest.mark.parametrize("slug", sorted(p.stem for p in DEMO_FORMS.glob("*.yaml")))
+async def test_every_demo_version_matches_the_documents_schema(api, slug):
+    key = await new_key(api)
+    response = await api.get(f"/api/v1/forms/{slug}/versions/1", headers=bearer(key))
+    assert response.status == 200
+    errors = document_schema("FormDefinition").iter_errors(await response.json())
+    assert [error.message for error in errors] == []
+
+
+@pytest.mark.parametrize(
+    "definition", [{"sections": [], "steps": []}, {}], ids=["both", "neither"]
+)
+def test_a_definition_has_sections_or_steps_but_not_both(definition):
+    base = {"tenant": "t", "slug": "ab", "title": "T", "record_type": "r"}
+    assert not document_schema("FormDefinition").is_valid({**base, **definition})
