@@ -188,10 +188,17 @@ async def _asked(request: web.Request) -> tuple[ApiKey, Fields, FormDefinition]:
     return key, fields, form
 
 
+def _no_order(fields: Fields, form: FormDefinition) -> None:
+    """Refuse an order form anywhere but /orders: it is no customer's contract."""
+    if form.record_type in ORDER_TYPES:
+        fields.wrong("form", "Ein Auftragsformular geht nur über /api/v1/orders.")
+
+
 async def create_link(request: web.Request) -> web.Response:
     """Mail a customer a link to a form pre-filled with MODWORK's values."""
     key, fields, form = await _asked(request)
     office = request.app[LINK_OFFICE]
+    _no_order(fields, form)
 
     recipient = _recipient(fields)
     values = fields.values()
@@ -212,6 +219,7 @@ async def create_query(request: web.Request) -> web.Response:
     """Ask a customer back on one of MODWORK's records: marked fields, a message."""
     key, fields, form = await _asked(request)
     office = request.app[LINK_OFFICE]
+    _no_order(fields, form)
 
     recipient = _recipient(fields)
     record_ref = fields.text("record_ref", limit=MAX_REF)
