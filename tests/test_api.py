@@ -402,7 +402,8 @@ async def test_wrong_definition_names_the_line_and_reason(api):
             "field": "body",
             "message": "record type NOPE is not in the catalog",
             "line": 4,
-        }
+        },
+        {"field": "body", "message": "sections must not be empty", "line": 5},
     ]
 
 

@@ -183,17 +183,24 @@ async def _definition_text(request: web.Request) -> str:
 def _refusal(error: ControlError) -> Problem:
     cause = error.__cause__
     # Limitation: a definition's faults are named in English, as the parser
-    # words them for import-form, and only the first fault is reported.
+    # words them for import-form.
     if isinstance(cause, DefinitionError):
-        problem = {"field": "body", "message": cause.reason}
-        if cause.line is not None:
-            problem["line"] = cause.line
+        problems = [_fault(fault) for fault in (cause, *cause.others)]
     else:
-        problem = {
-            "field": "tenant",
-            "message": "Der API-Schlüssel gilt nur für Formulare seines Mandanten.",
-        }
-    return Problem(422, "Die Formulardefinition ist nicht gültig.", [problem])
+        problems = [
+            {
+                "field": "tenant",
+                "message": "Der API-Schlüssel gilt nur für Formulare seines Mandanten.",
+            }
+        ]
+    return Problem(422, "Die Formulardefinition ist nicht gültig.", problems)
+
+
+def _fault(fault) -> dict:
+    problem = {"field": "body", "message": fault.reason}
+    if fault.line is not None:
+        problem["line"] = fault.line
+    return problem
 
 
 async def push_form(request: web.Request) -> web.Response:
