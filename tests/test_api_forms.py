@@ -187,3 +187,14 @@ async def test_every_demo_version_matches_the_documents_schema(api, slug):
 def test_a_definition_has_sections_or_steps_but_not_both(definition):
     base = {"tenant": "t", "slug": "ab", "title": "T", "record_type": "r"}
     assert not document_schema("FormDefinition").is_valid({**base, **definition})
+
+
+async def test_pushing_a_deleted_forms_definition_is_409_until_restored(api):
+    key = await new_key(api)
+    await api.delete(FORM, headers=bearer(key))
+    definition = demo_definition(title="Neu")
+    response = await api.post("/api/v1/forms", json=definition, headers=bearer(key))
+    assert response.status == 409
+    assert "gelöschtes Formular" in (await response.json())["detail"]
+    await api.post(f"{FORM}/restore", headers=bearer(key))
+    assert await pushed(api, key, title="Neu") > 1

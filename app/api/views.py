@@ -4,6 +4,7 @@ Every handler first checks the key and its scope; a key sees only its own
 tenant's MODWORK queue, and anything else answers as if it did not exist.
 """
 
+import asyncio
 import base64
 import json
 import logging
@@ -14,9 +15,10 @@ from aiohttp import web
 
 from app.api.auth import require_key
 from app.api.receivers import modwork_receiver
+from app.backoffice.forms import FORMS
 from app.commands import publish_definition
 from app.control import ControlError
-from app.forms.definition import DefinitionError
+from app.forms.definition import DefinitionError, definition_key
 from app.keys import BACKOFFICE, PORTAL, PORTAL_LINKS, QUEUE, TENANTS
 from app.storage.api import ApiKey
 from app.storage.portal import SealedSubmission
@@ -203,10 +205,27 @@ def _fault(fault) -> dict:
     return problem
 
 
+async def _refuse_deleted(request: web.Request, tenant: str, text: str) -> None:
+    """Answer 409 for a definition of a deleted form: restore it first."""
+    # Limitation: a form deleted between this check and the publication is
+    # refused by the publication itself, with 422 instead of 409.
+    found = await asyncio.to_thread(definition_key, text)
+    if found is None or found[0] != tenant:
+        return
+    form = await request.app[FORMS].form(tenant, found[1])
+    if form is not None and form.deleted_at is not None:
+        raise Problem(
+            409,
+            "Ein gelöschtes Formular kann nicht veröffentlicht werden; stellen Sie "
+            "es zuerst wieder her.",
+        )
+
+
 async def push_form(request: web.Request) -> web.Response:
     """Publish a form definition as the form's next version."""
     key = await require_key(request, "forms:write")
     text = await _definition_text(request)
+    await _refuse_deleted(request, key.tenant, text)
 
     app = request.app
     try:
