@@ -198,3 +198,72 @@ async def test_pushing_a_deleted_forms_definition_is_409_until_restored(api):
     assert "gelöschtes Formular" in (await response.json())["detail"]
     await api.post(f"{FORM}/restore", headers=bearer(key))
     assert await pushed(api, key, title="Neu") > 1
+
+
+async def publish(api, key, version: int, body=None):
+    path = f"{FORM}/versions/{version}/publish"
+    return await api.post(path, json=body, headers=bearer(key))
+
+
+async def version_states(api, key) -> dict[int, str]:
+    response = await api.get(f"{FORM}/versions", headers=bearer(key))
+    return {v["version"]: v["state"] for v in (await response.json())["versions"]}
+
+
+async def restored_draft(api, key) -> int:
+    await pushed(api, key, title="Neu")
+    response = await api.post(f"{FORM}/versions/1/restore", headers=bearer(key))
+    return (await response.json())["version"]
+
+
+async def test_a_restored_draft_is_published_now(api):
+    key = await new_key(api)
+    draft = await restored_draft(api, key)
+    response = await publish(api, key, draft)
+    assert response.status == 200
+    assert await response.json() == {
+        "slug": "zaehlerstand",
+        "version": draft,
+        "state": "live",
+    }
+    assert (await version_states(api, key))[draft] == "live"
+
+
+async def test_a_version_is_published_at_a_berlin_time(api):
+    key = await new_key(api)
+    draft = await restored_draft(api, key)
+    body = {"publish_from": "2099-01-01T08:00", "publish_until": "2099-02-01"}
+    assert (await publish(api, key, draft, body)).status == 200
+    assert (await version_states(api, key))[draft] == "scheduled"
+    desk = api.app[FORMS]
+    form = await desk.form("musterstadt", "zaehlerstand")
+    [planned] = [
+        p for p in await desk.store.publications(form.id) if p.version == draft
+    ]
+    assert planned.start.isoformat() == "2099-01-01T07:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"publish_until": "2000-01-01T00:00"}, "body"),
+        ({"publish_from": "morgen"}, "publish_from"),
+        ([1], "body"),
+    ],
+)
+async def test_a_wrong_publication_is_refused(api, body, field):
+    key = await new_key(api)
+    draft = await restored_draft(api, key)
+    response = await publish(api, key, draft, body)
+    assert response.status == 422
+    assert [e["field"] for e in (await response.json())["errors"]] == [field]
+    assert (await version_states(api, key))[draft] == "draft"
+
+
+async def test_a_deleted_form_is_not_published(api):
+    key = await new_key(api)
+    draft = await restored_draft(api, key)
+    await api.delete(FORM, headers=bearer(key))
+    response = await publish(api, key, draft)
+    assert response.status == 409
+    assert (await version_states(api, key))[draft] == "deleted"
