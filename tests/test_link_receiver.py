@@ -1,5 +1,6 @@
 """A link's answer goes to the receiver it was made for; no answer blocks ingest."""
 
+import html
 import json
 
 from app.application import create_app
@@ -7,6 +8,7 @@ from app.backoffice.ingest import UNFILED
 from app.keys import BACKOFFICE, CONFIG, PORTAL
 from app.storage.backoffice import NO_RECORD
 from tests import api_support
+from tests.admin_helpers import log_in_clerk, page_text
 from tests.api_support import bearer, modwork_config, new_key
 from tests.conftest import wait_until_taken
 from tests.linkhelp import link_path, send_link_form, wait_for_mails
@@ -55,6 +57,10 @@ async def test_an_answer_without_its_record_is_filed_and_the_next_is_taken(clien
     rows = await client.app[BACKOFFICE].store.records(None)
     notes = {row["link_id"]: row["intake_note"] for row in rows}
     assert notes == {link_id: NO_RECORD, None: ""}
+    [answer] = [row for row in rows if row["link_id"] == link_id]
+    await log_in_clerk(client)
+    page = await page_text(client, f"/admin/records/{answer['id']}")
+    assert NO_RECORD in " ".join(html.unescape(page).split())
 
 
 async def poison(client, condition: str) -> None:
