@@ -371,6 +371,9 @@ def _pull(args: argparse.Namespace) -> None:
     except (OSError, PullError, crypto.CryptoError, ValueError) as error:
         raise SystemExit(f"pull: {error}") from error
     print(f"{len(result.taken)} Eingänge abgeholt und bestätigt.")  # noqa: T201
+    if result.gone:
+        gone = f"{len(result.gone)} Eingänge hat inzwischen ein anderer Abruf abgeholt."
+        print(gone)  # noqa: T201
     if result.failed:
         raise SystemExit(
             f"{len(result.failed)} Eingänge konnten nicht geöffnet werden; "

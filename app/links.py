@@ -94,6 +94,9 @@ class Prefill:
     check: str = ""
     # MODWORK's own reference of the record a query or order is about.
     record_ref: str = ""
+    # The receiver the link was made for: its answer is sealed to it, even
+    # once the tenant has switched to another receiver.
+    receiver: str = ""
 
     def to_json(self) -> bytes:
         """Return the pre-fill as the JSON bytes that are sealed."""

@@ -65,6 +65,18 @@ class PageError(web.HTTPException):
         self.page_message = message or default_message
 
 
+MAX_PROBLEMS = 50
+
+
+def _capped(errors: list[dict]) -> list[dict]:
+    """Keep an answer small: the first problems, then how many more there are."""
+    if len(errors) <= MAX_PROBLEMS:
+        return errors
+    more = len(errors) - MAX_PROBLEMS
+    rest = {"field": "body", "message": f"… und {more} weitere Fehler."}
+    return [*errors[:MAX_PROBLEMS], rest]
+
+
 class Problem(PageError):
     """An API error: a problem document (RFC 9457) naming each wrong field."""
 
@@ -76,7 +88,7 @@ class Problem(PageError):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(status, message)
-        self.errors = errors or []
+        self.errors = _capped(errors or [])
         self.headers.update(headers or {})
 
 

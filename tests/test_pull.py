@@ -1,16 +1,18 @@
 """The reference client against the real app: written durably, then acknowledged."""
 
+import asyncio
 import fcntl
 import json
 import os
 
+import aiohttp
 import pytest
 
 from app import crypto
-from app.api.client import PullBusy, pull
+from app.api.client import PullBusy, Puller, Vanished, pull
 from app.keys import PORTAL
 from tests import api_support
-from tests.api_support import new_key
+from tests.api_support import bearer, new_key
 from tests.conftest import send
 from tests.images import png_photo
 from tests.test_submission import GOOD_SEPA
@@ -114,3 +116,64 @@ async def test_repeated_groups_are_written_as_lists_with_files_per_item(
         "zwei.png",
     )
     assert (folder / file["file"]).read_bytes()[:4] == b"\x89PNG"
+
+
+METERS = {
+    "KUNDE_NR": "100234",
+    "ZAEHLER_ABLESEDATUM": "2026-12-01",
+    "items.1": "1",
+    "ZAEHLER_NR.1": "M1",
+    "ZAEHLER_STAND.1": "1",
+}
+
+
+async def send_meters(api, count: int) -> set[str]:
+    photo = {"ZAEHLER_FOTO.1": ("eins.png", png_photo())}
+    for _ in range(count):
+        assert (await send(api, "/musterstadt/zaehlerstaende", METERS, photo)).status
+    return await pending_ids(api)
+
+
+def puller(api, session, key_path, out) -> Puller:
+    out.mkdir()
+    url = str(api.make_url("")).rstrip("/")
+    return Puller(session, url, crypto.load_private_key(key_path), out)
+
+
+async def test_a_submission_taken_by_another_client_is_reported_gone(
+    api, tmp_path, modwork_key_path
+):
+    [submission_id] = await send_meters(api, 1)
+    key = await new_key(api)
+    async with aiohttp.ClientSession(headers=bearer(key)) as session:
+        late = puller(api, session, modwork_key_path, tmp_path / "late")
+        envelope = await late._json("GET", f"/api/v1/submissions/{submission_id}")
+        url = str(api.make_url("")).rstrip("/")
+        first = await pull(url, key, modwork_key_path, tmp_path / "first")
+        with pytest.raises(Vanished):
+            await late._write(envelope, late.out / submission_id)
+        with pytest.raises(Vanished):
+            await late.take(submission_id)
+    assert first.taken == [submission_id]
+    assert list(late.out.iterdir()) == []
+
+
+async def test_two_pulls_at_once_take_everything_once_and_leave_no_partials(
+    api, tmp_path, modwork_key_path
+):
+    waiting = await send_meters(api, 6)
+    url = str(api.make_url("")).rstrip("/")
+    outs = [tmp_path / "a", tmp_path / "b"]
+    keys = [await new_key(api, name="a"), await new_key(api, name="b")]
+    results = await asyncio.gather(
+        *(
+            pull(url, k, modwork_key_path, out)
+            for k, out in zip(keys, outs, strict=True)
+        )
+    )
+    assert [r.failed for r in results] == [[], []]
+    assert set(results[0].taken) | set(results[1].taken) == waiting
+    for result, out in zip(results, outs, strict=True):
+        assert {p.name for p in out.iterdir()} == set(result.taken)
+        assert set(result.gone) <= waiting - set(result.taken)
+    assert await pending_ids(api) == set()

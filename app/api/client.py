@@ -42,10 +42,20 @@ class PullError(Exception):
     """The API refused a call or answered something the client cannot use."""
 
 
+class Vanished(PullError):
+    """The submission went while this run took it: another client took it.
+
+    The portal deletes a submission only on an acknowledgement, which a
+    client sends once it holds the submission durably, so nothing is lost.
+    """
+
+
 @dataclass
 class PullResult:
     taken: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # Taken by another client while this run was at them.
+    gone: list[str] = field(default_factory=list)
 
 
 def read_api_key(path: Path) -> str:
@@ -68,6 +78,12 @@ class Puller:
 
     async def _json(self, method: str, path: str, **kwargs) -> dict:
         async with self.session.request(method, self.url + path, **kwargs) as answer:
+            if (
+                answer.status == 404
+                and method == "GET"
+                and path != "/api/v1/submissions"
+            ):
+                raise Vanished(f"{method} {path}: HTTP 404")
             if answer.status >= 300:
                 raise PullError(f"{method} {path}: HTTP {answer.status}")
             return await answer.json()
@@ -79,7 +95,7 @@ class Puller:
             listing = await self._json(
                 "GET", "/api/v1/submissions", params={"limit": str(PAGE)}
             )
-            seen = set(result.taken) | set(result.failed)
+            seen = {*result.taken, *result.failed, *result.gone}
             batch = [s["id"] for s in listing["submissions"] if s["id"] not in seen]
             # Limitation: the listing is paged by age alone, so a whole page of
             # submissions this key cannot open hides any that wait behind it.
@@ -89,6 +105,9 @@ class Puller:
                 try:
                     await self.take(submission_id)
                     result.taken.append(submission_id)
+                except Vanished:
+                    log.info("Submission %s was taken by another client", submission_id)
+                    result.gone.append(submission_id)
                 except (crypto.CryptoError, PullError, ValueError, KeyError):
                     log.error("Cannot take submission %s", submission_id, exc_info=True)
                     result.failed.append(submission_id)
@@ -125,6 +144,18 @@ class Puller:
         staging = self.out / f".{submission_id}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(mode=0o700, parents=True)
+        try:
+            await self._stage(envelope, payload, data_key, staging)
+        except BaseException:
+            # Half a submission helps no one: the next run writes it anew.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        os.replace(staging, target)
+        fsync_dir(self.out)
+
+    async def _stage(self, envelope, payload, data_key, staging: Path) -> None:
+        """Write a submission's files and record into its staging folder."""
+        submission_id, tenant = envelope["id"], envelope["tenant"]
         hrefs = {f["id"]: f["href"] for f in envelope["files"]}
         files = []
         values = payload["values"]
@@ -132,6 +163,9 @@ class Puller:
             if not FILE_ID.fullmatch(meta["file_id"]):
                 raise PullError("the sealed values name a malformed file id")
             name = _file_name(meta, {f["file"] for f in files})
+            if meta["file_id"] not in hrefs:
+                await self._vanished(submission_id)
+                raise PullError("the envelope lacks a file its sealed values name")
             await self._download(
                 hrefs[meta["file_id"]], data_key, submission_id, meta, staging / name
             )
@@ -166,13 +200,19 @@ class Puller:
             json.dumps(record, ensure_ascii=False, indent=2).encode() + b"\n",
         )
         fsync_dir(staging)
-        os.replace(staging, target)
-        fsync_dir(self.out)
+
+    async def _vanished(self, submission_id: str) -> None:
+        """Raise Vanished if the submission is no longer pending."""
+        # An envelope read while another client's acknowledgement deletes the
+        # submission can list fewer files than its sealed values name.
+        await self._json("GET", f"/api/v1/submissions/{submission_id}")
 
     async def _download(self, href, data_key, submission_id, meta, path) -> None:
         """Stream a sealed file through its decryption to a synced file."""
         opener = crypto.FileOpener(data_key, submission_id, meta["file_id"])
         async with self.session.get(self.url + href) as answer:
+            if answer.status == 404:
+                raise Vanished("GET file: HTTP 404")
             if answer.status != 200:
                 raise PullError(f"GET file: HTTP {answer.status}")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

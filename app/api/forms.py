@@ -5,13 +5,16 @@ key reaches only its own tenant's forms, and another tenant's slug answers
 as an unknown one does.
 """
 
+import json
 import logging
 import re
+from datetime import datetime
 
 from aiohttp import web
 
 from app.api.auth import require_key
 from app.backoffice.forms import FORMS, FormError
+from app.clock import BERLIN
 from app.commands import export_text
 from app.forms import lifecycle
 from app.forms.catalog import load_yaml
@@ -91,6 +94,61 @@ async def restore_version(request: web.Request) -> web.Response:
     log.info("API key %s restored %s version %s as %s", key.id, form.slug, number, new)
     return web.json_response(
         {"slug": form.slug, "version": new, "restored_from": number}, status=201
+    )
+
+
+def _moment(body: dict, name: str, errors: list[dict]) -> datetime | None:
+    """Read an optional ISO 8601 time; one without an offset is Berlin's."""
+    given = body.get(name)
+    if given is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(given)
+    except (TypeError, ValueError):
+        message = "Geben Sie einen Zeitpunkt nach ISO 8601 an."
+        errors.append({"field": name, "message": message})
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=BERLIN)
+
+
+async def _schedule(request: web.Request) -> tuple[datetime | None, datetime | None]:
+    """Read the optional body of a publication: when it starts and ends."""
+    raw = await request.read()
+    body = {}
+    if raw.strip():
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            body = None
+    if not isinstance(body, dict):
+        message = "Der Inhalt muss ein JSON-Objekt sein."
+        raise Problem(422, errors=[{"field": "body", "message": message}])
+    errors: list[dict] = []
+    start = _moment(body, "publish_from", errors)
+    until = _moment(body, "publish_until", errors)
+    if errors:
+        raise Problem(422, "Die Angaben sind nicht vollständig.", errors)
+    return start, until
+
+
+async def publish_version(request: web.Request) -> web.Response:
+    """Put a version online now or from a time, until an optional end."""
+    key = await require_key(request, "forms:write")
+    form = await _form(request, key.tenant)
+    number = _version_number(request, form)
+    start, until = await _schedule(request)
+
+    desk = request.app[FORMS]
+    if form.deleted_at is not None:
+        raise Problem(409, "Ein gelöschtes Formular kann nicht veröffentlicht werden.")
+    try:
+        await desk.publish(form, number, start, until, f"api:{key.name}")
+    except FormError as error:
+        raise Problem(422, errors=[{"field": "body", "message": str(error)}]) from error
+    log.info("API key %s published %s version %s", key.id, form.slug, number)
+    overview = await desk.overview(await desk.form(key.tenant, form.slug))
+    return web.json_response(
+        {"slug": form.slug, "version": number, "state": overview.state}
     )
 
 

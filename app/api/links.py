@@ -109,25 +109,33 @@ def _recipient(fields: Fields, name: str = "email") -> str:
     return address
 
 
-async def _form(request: web.Request, key: ApiKey, fields: Fields) -> FormDefinition:
-    """Return the newest version of the form the body names, or refuse."""
+async def _form(
+    request: web.Request, key: ApiKey, fields: Fields
+) -> FormDefinition | None:
+    """Return the newest version of the form the body names, or note why not.
+
+    A wrong form is noted, not refused at once, so that the answer also names
+    every other wrong member that does not depend on the form.
+    """
     slug = fields.text("form", limit=60)
     if not slug:
-        fields.check()
+        return None
     try:
         _version, form = await request.app[LINK_OFFICE].current_form(key.tenant, slug)
     except LinkError:
         fields.wrong("form", "Dieses Formular gibt es nicht.")
-        fields.check()
+        return None
     # The stricter choice: a deleted form sends no new links.
     row = await request.app[FORMS].form(key.tenant, slug)
     if row is not None and row.deleted_at is not None:
         fields.wrong("form", "Dieses Formular ist gelöscht.")
-        fields.check()
+        return None
     return form
 
 
-def _known_names(fields: Fields, form: FormDefinition, names, member: str) -> list[str]:
+def _known_names(fields: Fields, form, names, member: str) -> list[str]:
+    if form is None:
+        return []
     known = {f.name for f in form.fields}
     for name in names:
         if name not in known:
@@ -135,7 +143,7 @@ def _known_names(fields: Fields, form: FormDefinition, names, member: str) -> li
     return [n for n in names if n in known]
 
 
-def _prefill(fields: Fields, form: FormDefinition, values: dict[str, str]) -> None:
+def _prefill(fields: Fields, form, values: dict[str, str]) -> None:
     """Check each pre-filled value as a clerk's is, naming the field when wrong."""
     for name in _known_names(fields, form, values, "values"):
         try:
@@ -180,7 +188,9 @@ async def _made(request: web.Request, key: ApiKey, make) -> web.Response:
     return await _answer(request, link_id, 201)
 
 
-async def _asked(request: web.Request) -> tuple[ApiKey, Fields, FormDefinition]:
+async def _asked(
+    request: web.Request,
+) -> tuple[ApiKey, Fields, FormDefinition | None]:
     """Check the key, read the body and find the form it names."""
     key = await require_key(request, "links:write")
     fields = await _body(request)
@@ -188,18 +198,25 @@ async def _asked(request: web.Request) -> tuple[ApiKey, Fields, FormDefinition]:
     return key, fields, form
 
 
+def _no_order(fields: Fields, form) -> None:
+    """Refuse an order form anywhere but /orders: it is no customer's contract."""
+    if form is not None and form.record_type in ORDER_TYPES:
+        fields.wrong("form", "Ein Auftragsformular geht nur über /api/v1/orders.")
+
+
 async def create_link(request: web.Request) -> web.Response:
     """Mail a customer a link to a form pre-filled with MODWORK's values."""
     key, fields, form = await _asked(request)
     office = request.app[LINK_OFFICE]
+    _no_order(fields, form)
 
     recipient = _recipient(fields)
     values = fields.values()
     if "check_value" in fields.body:
         check_value = fields.text("check_value", limit=200)
-        if not form.link_check:
+        if form is not None and not form.link_check:
             fields.wrong("check_value", "Dieses Formular fragt keinen Prüfwert ab.")
-        elif check_value:
+        elif form is not None and check_value:
             values = {**values, form.link_check: check_value}
     _prefill(fields, form, values)
     fields.check()
@@ -212,6 +229,7 @@ async def create_query(request: web.Request) -> web.Response:
     """Ask a customer back on one of MODWORK's records: marked fields, a message."""
     key, fields, form = await _asked(request)
     office = request.app[LINK_OFFICE]
+    _no_order(fields, form)
 
     recipient = _recipient(fields)
     record_ref = fields.text("record_ref", limit=MAX_REF)
@@ -265,9 +283,9 @@ async def create_order_link(request: web.Request) -> web.Response:
     """Send one of the tenant's service providers an order with a date window."""
     key, fields, form = await _asked(request)
     office = request.app[LINK_OFFICE]
-    if form.record_type not in ORDER_TYPES:
+    is_order = form is not None and form.record_type in ORDER_TYPES
+    if form is not None and not is_order:
         fields.wrong("form", "Dieses Formular ist kein Auftrag.")
-        fields.check()
 
     providers = [name for name, _ in request.app[TENANTS][key.tenant].providers]
     provider = fields.text("provider", limit=200)
@@ -276,6 +294,8 @@ async def create_order_link(request: web.Request) -> web.Response:
     record_ref = fields.text("record_ref", limit=MAX_REF)
     values = fields.values()
     start, end = _window(fields)
+    if not is_order:
+        fields.check()
     window_fields = ORDER_TYPES[form.record_type][1]
     values = {**values, **dict(zip(window_fields, (start, end), strict=True))}
     _prefill(fields, form, values)

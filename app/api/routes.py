@@ -20,6 +20,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(
         "/api/v1/forms/{slug}/versions/{version}/restore", forms.restore_version
     )
+    app.router.add_post(
+        "/api/v1/forms/{slug}/versions/{version}/publish", forms.publish_version
+    )
     app.router.add_post("/api/v1/links", links.create_link)
     app.router.add_post("/api/v1/queries", links.create_query)
     app.router.add_post("/api/v1/orders", links.create_order_link)

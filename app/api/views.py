@@ -4,6 +4,7 @@ Every handler first checks the key and its scope; a key sees only its own
 tenant's MODWORK queue, and anything else answers as if it did not exist.
 """
 
+import asyncio
 import base64
 import json
 import logging
@@ -14,9 +15,10 @@ from aiohttp import web
 
 from app.api.auth import require_key
 from app.api.receivers import modwork_receiver
+from app.backoffice.forms import FORMS
 from app.commands import publish_definition
 from app.control import ControlError
-from app.forms.definition import DefinitionError
+from app.forms.definition import DefinitionError, definition_key
 from app.keys import BACKOFFICE, PORTAL, PORTAL_LINKS, QUEUE, TENANTS
 from app.storage.api import ApiKey
 from app.storage.portal import SealedSubmission
@@ -183,23 +185,47 @@ async def _definition_text(request: web.Request) -> str:
 def _refusal(error: ControlError) -> Problem:
     cause = error.__cause__
     # Limitation: a definition's faults are named in English, as the parser
-    # words them for import-form, and only the first fault is reported.
+    # words them for import-form.
     if isinstance(cause, DefinitionError):
-        problem = {"field": "body", "message": cause.reason}
-        if cause.line is not None:
-            problem["line"] = cause.line
+        problems = [_fault(fault) for fault in (cause, *cause.others)]
     else:
-        problem = {
-            "field": "tenant",
-            "message": "Der API-Schlüssel gilt nur für Formulare seines Mandanten.",
-        }
-    return Problem(422, "Die Formulardefinition ist nicht gültig.", [problem])
+        problems = [
+            {
+                "field": "tenant",
+                "message": "Der API-Schlüssel gilt nur für Formulare seines Mandanten.",
+            }
+        ]
+    return Problem(422, "Die Formulardefinition ist nicht gültig.", problems)
+
+
+def _fault(fault) -> dict:
+    problem = {"field": "body", "message": fault.reason}
+    if fault.line is not None:
+        problem["line"] = fault.line
+    return problem
+
+
+async def _refuse_deleted(request: web.Request, tenant: str, text: str) -> None:
+    """Answer 409 for a definition of a deleted form: restore it first."""
+    # Limitation: a form deleted between this check and the publication is
+    # refused by the publication itself, with 422 instead of 409.
+    found = await asyncio.to_thread(definition_key, text)
+    if found is None or found[0] != tenant:
+        return
+    form = await request.app[FORMS].form(tenant, found[1])
+    if form is not None and form.deleted_at is not None:
+        raise Problem(
+            409,
+            "Ein gelöschtes Formular kann nicht veröffentlicht werden; stellen Sie "
+            "es zuerst wieder her.",
+        )
 
 
 async def push_form(request: web.Request) -> web.Response:
     """Publish a form definition as the form's next version."""
     key = await require_key(request, "forms:write")
     text = await _definition_text(request)
+    await _refuse_deleted(request, key.tenant, text)
 
     app = request.app
     try:

@@ -1,10 +1,12 @@
 """The built-in receiver: take sealed submissions, commit records, acknowledge."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import secrets
+from dataclasses import replace
 
 from app import crypto
 from app.backoffice.service import RECEIVER, BackOffice
@@ -19,6 +21,10 @@ log = logging.getLogger(__name__)
 
 READ_SIZE = 1024 * 1024
 GATHER_S = 0.05
+UNFILED = (
+    "Dieser Eingang ließ sich nicht wie üblich ablegen (etwa als Antwort zu "
+    "einem Vorgang) und wurde als eigener Vorgang abgelegt. Bitte prüfen."
+)
 
 
 class Ingest:
@@ -36,6 +42,7 @@ class Ingest:
         self.queue = queue
         self.batch_size = batch_size
         self.failed: set[str] = set()
+        self.stopping = asyncio.Event()
 
     async def run(self) -> None:
         """Take whatever waits, then sleep until the next arrival."""
@@ -46,7 +53,9 @@ class Ingest:
             try:
                 await asyncio.shield(work)
             except asyncio.CancelledError:
-                # A batch under way finishes whole before the receiver stops.
+                # A batch under way finishes whole before the receiver stops;
+                # a wait before a retry ends at once.
+                self.stopping.set()
                 await work
                 raise
             await arrival.wait()
@@ -67,7 +76,10 @@ class Ingest:
                 log.error(
                     "Taking submissions failed; retrying in %.0fs", delay, exc_info=True
                 )
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                if self.stopping.is_set():
+                    return
                 delay = min(delay * 2, 60.0)
 
     async def take_batch(self) -> int:
@@ -93,18 +105,46 @@ class Ingest:
                 self.failed.add(submission.id)
         if any(r.attachments for r in records):
             await asyncio.to_thread(fsync_dir, self.backoffice.attachments_dir)
+        try:
+            await self._file(records)
+        except Exception:
+            log.error("Filing a batch failed; filing it one by one", exc_info=True)
+            for record in records:
+                await self._file_alone(record)
+        taken = [s.id for s in batch if s.id not in self.failed]
+        await self.queue.acknowledge(taken)
+        log.info("Took %s submissions as records", len(records))
+        return len(taken)
+
+    async def _file(self, records: list[NewRecord]) -> None:
+        """Commit records, with the confirmations they cause, in one go."""
         mails: list[str] = []
 
         async def confirm(conn) -> None:
             mails.extend(await self.confirmations.queue(conn, records))
 
-        await store.add_records(records, confirm if self.confirmations else None)
+        await self.backoffice.store.add_records(
+            records, confirm if self.confirmations else None
+        )
         if self.confirmations:
             self.confirmations.send(mails)
-        taken = [s.id for s in batch if s.id not in self.failed]
-        await self.queue.acknowledge(taken)
-        log.info("Took %s submissions as records", len(records))
-        return len(taken)
+
+    async def _file_alone(self, record: NewRecord) -> None:
+        """File one record; one that cannot be filed never blocks the rest."""
+        try:
+            await self._file([record])
+            return
+        except Exception:
+            log.error("Cannot file submission %s as usual", record.submission_id)
+        try:
+            # Stricter than setting it aside: nothing is lost, and the
+            # clerk reads on the record why it stands apart.
+            await self._file([replace(record, link_id=None, note=UNFILED)])
+        except Exception:
+            # Limitation: a submission that cannot even be filed as a record
+            # of its own stays pending in the portal until the next start.
+            log.error("Cannot file submission %s; set aside", record.submission_id)
+            self.failed.add(record.submission_id)
 
     async def _open(self, submission: SealedSubmission) -> NewRecord:
         """Decrypt one submission into a record; its files onto our disk."""

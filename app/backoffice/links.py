@@ -16,7 +16,7 @@ from app.backoffice.confirmations import Confirmations
 from app.backoffice.service import BackOffice
 from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
-from app.forms.definition import FormDefinition
+from app.forms.definition import ORDER_RECORD_TYPES, FormDefinition
 from app.forms.validation import validate
 from app.links import ANSWERS, FINAL_STATES, Prefill, german_day
 from app.mail.message import MailError, MailTemplates, check_address
@@ -40,6 +40,9 @@ TEMPLATES = {
 }
 
 
+ORDER_ONLY = (
+    "Ein Auftragsformular lässt sich nur als Auftrag an einen Dienstleister senden."
+)
 GROUPS_REFUSED = (
     "Dieses Formular hat wiederholbare Abschnitte. Links mit vorausgefüllten "
     "Angaben, Rückfragen und Aufträge sind dafür nicht möglich; bitten Sie die "
@@ -182,6 +185,8 @@ class LinkOffice:
         # fields one by one and cannot show a group's items or list values.
         if any(section.repeat for section in form.sections):
             raise LinkError(GROUPS_REFUSED)
+        if request.kind != "order" and form.record_type in ORDER_RECORD_TYPES:
+            raise LinkError(ORDER_ONLY)
         if request.kind == "contract":
             values = check_prefill(form, request.values)
         else:
@@ -201,6 +206,7 @@ class LinkOffice:
             request.due,
             check_link_check(form, values),
             record_ref=request.record_ref,
+            receiver=self.tenants[request.tenant].receiver,
         )
         now = utcnow()
         days = request.days or form.link_expiry_days or self.config.link_expiry_days

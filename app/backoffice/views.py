@@ -251,6 +251,7 @@ async def record(request: web.Request) -> web.Response:
     )
     summary = _record_summary(request, row)
     summary["confirmation_note"] = row["confirmation_note"]
+    summary["intake_note"] = row["intake_note"]
     summary["values"] = _labelled_values(
         definition, backoffice.catalog, json.loads(row["field_values"])
     )

@@ -97,6 +97,23 @@ ORDER_RECORD_TYPES = frozenset({"ZAEHLERWECHSEL"})
 class DefinitionError(YamlError):
     """A form definition that cannot be used; str() names the line and reason."""
 
+    def __init__(
+        self, line: int | None, reason: str, others: tuple[YamlError, ...] = ()
+    ) -> None:
+        super().__init__(line, reason)
+        # Faults found beside the first, each independent of it.
+        self.others = others
+        if others:
+            self.args = ("; ".join(str(e) for e in (YamlError(line, reason), *others)),)
+
+
+class _Faults(YamlError):
+    """Several independent faults of a definition's top-level members."""
+
+    def __init__(self, faults: list[YamlError]) -> None:
+        super().__init__(faults[0].line, faults[0].reason)
+        self.others = tuple(faults[1:])
+
 
 @dataclass(frozen=True, kw_only=True)
 class FormField:
@@ -258,7 +275,8 @@ def parse_definition(text: str, catalog: Catalog) -> FormDefinition:
     try:
         return _definition_from_node(compose_yaml(text), catalog)
     except YamlError as exc:
-        raise DefinitionError(exc.line, exc.reason) from None
+        others = getattr(exc, "others", ())
+        raise DefinitionError(exc.line, exc.reason, others) from None
 
 
 def definition_key(text: str) -> tuple[str, str, str] | None:
@@ -290,23 +308,38 @@ def _definition_from_node(root: yaml.Node | None, catalog: Catalog) -> FormDefin
         reason = "the definition needs either sections or steps, not both"
         raise YamlError(line_of(top.get("steps", root)), reason)
     # Read in the order of the file, so that the first error reported is the
-    # first one an admin meets reading from the top.
-    tenant = _slug(top["tenant"], "tenant")
-    slug = _slug(top["slug"], "slug")
-    title = filled_text_of(top["title"], "title")
-    record_type = _record_type(top["record_type"], catalog)
-    intro = _optional_text(top.get("intro"), "intro")
-    limit = _optional_size(top.get("max_submission_bytes"), "max_submission_bytes")
-    publish_from = _optional_time(top.get("publish_from"), "publish_from")
-    publish_until = _optional_time(top.get("publish_until"), "publish_until")
-    link_days = _optional_size(top.get("link_expiry_days"), "link_expiry_days")
-    confirm = "confirmation_mail" in top and flag_of(
-        top["confirmation_mail"], "confirmation_mail"
+    # first one an admin meets reading from the top; the top-level members
+    # are independent of each other, so every fault among them is named.
+    faults: list[YamlError] = []
+
+    def read(check, *args):
+        try:
+            return check(*args)
+        except YamlError as exc:
+            faults.append(exc)
+            return None
+
+    tenant = read(_slug, top["tenant"], "tenant")
+    slug = read(_slug, top["slug"], "slug")
+    title = read(filled_text_of, top["title"], "title")
+    record_type = read(_record_type, top["record_type"], catalog)
+    intro = read(_optional_text, top.get("intro"), "intro")
+    size = top.get("max_submission_bytes")
+    limit = read(_optional_size, size, "max_submission_bytes")
+    publish_from = read(_optional_time, top.get("publish_from"), "publish_from")
+    publish_until = read(_optional_time, top.get("publish_until"), "publish_until")
+    link_days = read(_optional_size, top.get("link_expiry_days"), "link_expiry_days")
+    confirm = "confirmation_mail" in top and read(
+        flag_of, top["confirmation_mail"], "confirmation_mail"
     )
+    steps: list[Step] = []
+    section_nodes = read(_section_nodes, top, steps)
+    if faults:
+        raise _Faults(faults)
+    # Limitation: inside sections and fields only the first fault is named,
+    # since what a field may hold depends on what came before it.
     _schedule_in_order(top.get("publish_until"), publish_from, publish_until)
     seen: dict[str, FormField | None] = {}
-    steps: list[Step] = []
-    section_nodes = _section_nodes(top, steps)
     sections = tuple(
         _section(node, catalog, record_type, limit, seen) for node in section_nodes
     )

@@ -385,12 +385,15 @@ async def _commit(request, check, linked, intake, values, claim) -> web.Response
     """Store the send and claim the link in one transaction; one send wins."""
     portal, links = request.app[PORTAL], request.app[PORTAL_LINKS]
     tenant = _tenant(request, check)
+    # Limitation: a link made before links kept their receiver goes to the
+    # tenant's receiver of the moment, since nothing else names one for it.
+    receiver = check.prefill.receiver or tenant.receiver
     try:
         receipt = await portal.commit(
             intake,
             {**linked.fixed, **values},
             claim.nonce,
-            tenant.receiver,
+            receiver,
             within=links.claimer(check.link.id),
         )
     except LinkUsed:

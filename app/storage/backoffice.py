@@ -3,7 +3,7 @@
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.links import ANSWERS
 from app.storage import links
@@ -45,6 +45,22 @@ class NewRecord:
     attachments: tuple[NewAttachment, ...]
     link_id: str | None = None
     test: bool = False
+    # Shown to the clerk: why the record was filed other than usual.
+    note: str = ""
+
+
+NO_RECORD = (
+    "Antwort auf eine Rückfrage oder einen Auftrag, zu dem es hier keinen Vorgang "
+    "gibt (wohl über die Schnittstelle für MODWORK erstellt); als eigener Vorgang "
+    "abgelegt."
+)
+
+
+async def _record_exists(conn, record_id: int | None) -> bool:
+    if record_id is None:
+        return False
+    async with conn.execute("SELECT 1 FROM records WHERE id = ?", (record_id,)) as c:
+        return await c.fetchone() is not None
 
 
 def _clerk(row: sqlite3.Row) -> Clerk:
@@ -186,7 +202,11 @@ class BackOfficeStore:
             await links.set_link_state(
                 conn, record.link_id, "returned", record.taken_at
             )
-        if link is not None and link["kind"] in ANSWERS:
+        if link is not None and link["kind"] in ANSWERS and not record.note:
+            if not await _record_exists(conn, link["record_id"]):
+                # A query or order made through the API has its record in
+                # MODWORK: its answer here becomes a record of its own.
+                return await self._add_record(conn, replace(record, note=NO_RECORD))
             await links.add_revision(
                 conn,
                 link["record_id"],
@@ -200,7 +220,8 @@ class BackOfficeStore:
         cursor = await conn.execute(
             "INSERT INTO records (submission_id, tenant, record_type, "
             "form_slug, form_version, form_title, receipt, received_at, "
-            "taken_at, field_values, link_id, test) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "taken_at, field_values, link_id, test, intake_note) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 record.submission_id,
                 record.tenant,
@@ -214,6 +235,7 @@ class BackOfficeStore:
                 json.dumps(record.values, ensure_ascii=False),
                 record.link_id,
                 int(record.test),
+                record.note,
             ),
         )
         return cursor.lastrowid

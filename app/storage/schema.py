@@ -256,4 +256,9 @@ BACKOFFICE = (
         PRIMARY KEY (tenant, version)
     );
     """,
+    # A note the receiver leaves on a record it could not file as usual,
+    # such as an answer to a query whose record is kept elsewhere.
+    """
+    ALTER TABLE records ADD COLUMN intake_note TEXT NOT NULL DEFAULT '';
+    """,
 )
