@@ -14,7 +14,7 @@ from aiohttp import web
 
 from app.api.auth import require_key
 from app.backoffice.forms import FORMS
-from app.backoffice.links import LinkError, LinkRequest, check_prefill
+from app.backoffice.links import FormNotLive, LinkError, LinkRequest, check_prefill
 from app.backoffice.orders import (
     ORDER_TYPES,
     OrderRequest,
@@ -110,19 +110,22 @@ def _recipient(fields: Fields, name: str = "email") -> str:
 
 
 async def _form(request: web.Request, key: ApiKey, fields: Fields) -> FormDefinition:
-    """Return the newest version of the form the body names, or refuse."""
+    """Return the live version of the form the body names, or refuse."""
     slug = fields.text("form", limit=60)
     if not slug:
-        fields.check()
-    try:
-        _version, form = await request.app[LINK_OFFICE].current_form(key.tenant, slug)
-    except LinkError:
-        fields.wrong("form", "Dieses Formular gibt es nicht.")
         fields.check()
     # The stricter choice: a deleted form sends no new links.
     row = await request.app[FORMS].form(key.tenant, slug)
     if row is not None and row.deleted_at is not None:
         fields.wrong("form", "Dieses Formular ist gelöscht.")
+        fields.check()
+    try:
+        _version, form = await request.app[LINK_OFFICE].live_form(key.tenant, slug)
+    except FormNotLive as error:
+        fields.wrong("form", str(error))
+        fields.check()
+    except LinkError:
+        fields.wrong("form", "Dieses Formular gibt es nicht.")
         fields.check()
     return form
 

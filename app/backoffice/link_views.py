@@ -127,21 +127,28 @@ async def resend_link(request: web.Request) -> web.Response:
 
 
 async def _forms(request: web.Request, tenants, orders: bool = False) -> list[dict]:
-    """Return the newest version of each form, orders or the others."""
+    """Return each form as a link would serve it, orders or the others."""
     backoffice = request.app[BACKOFFICE]
-    rows = await request.app[LINK_OFFICE].store.latest_forms(tenants)
-    forms = [
-        {
-            "key": f"{row['tenant']}/{row['slug']}",
-            "title": json.loads(row["definition"])["title"],
-            "tenant_name": request.app[TENANTS][row["tenant"]].name,
-            "definition": await backoffice.definition(
+    office = request.app[LINK_OFFICE]
+    forms = []
+    for row in await office.store.latest_forms(tenants):
+        if row["tenant"] not in request.app[TENANTS]:
+            continue
+        try:
+            _version, definition = await office.live_form(row["tenant"], row["slug"])
+        except LinkError:
+            # Listed all the same: choosing it says why no link can be made.
+            definition = await backoffice.definition(
                 row["tenant"], row["slug"], row["version"]
-            ),
-        }
-        for row in rows
-        if row["tenant"] in request.app[TENANTS]
-    ]
+            )
+        forms.append(
+            {
+                "key": f"{row['tenant']}/{row['slug']}",
+                "title": definition.title,
+                "tenant_name": request.app[TENANTS][row["tenant"]].name,
+                "definition": definition,
+            }
+        )
     return [f for f in forms if (f["definition"].record_type in ORDER_TYPES) == orders]
 
 
@@ -303,6 +310,8 @@ async def create_query(request: web.Request) -> web.Response:
             marked=marked,
             others_editable=bool(form.get("others_editable")),
             receipt=row["receipt"],
+            # The customer answers on the version their record was filled on.
+            version=row["form_version"],
         )
         try:
             link_id = await request.app[LINK_OFFICE].create(query, clerk.name)

@@ -17,6 +17,7 @@ from app.backoffice.service import BackOffice
 from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
 from app.forms.definition import FormDefinition
+from app.forms.lifecycle import online_version
 from app.forms.validation import validate
 from app.links import ANSWERS, FINAL_STATES, Prefill, german_day
 from app.mail.message import MailError, MailTemplates, check_address
@@ -25,6 +26,7 @@ from app.mail.transport import make_transport
 from app.portal.links import PortalLinks
 from app.storage import links as sql
 from app.storage.db import secret_file
+from app.storage.forms import FormStore
 from app.storage.outbox import delete_mails_of_link
 from app.storage.portal_links import LinkUsed, PortalLink
 from app.timers import Scheduler
@@ -51,6 +53,10 @@ class LinkError(Exception):
     """A link that cannot be made; the German message says why."""
 
 
+class FormNotLive(LinkError):
+    """A link asked of a form with no version customers may see now."""
+
+
 @dataclass(frozen=True)
 class LinkRequest:
     """What a clerk or a script asks for: a form, values and an address."""
@@ -69,6 +75,9 @@ class LinkRequest:
     due: str = ""
     # MODWORK's reference of its record, carried back with the answer.
     record_ref: str = ""
+    # The version to serve: a query's record's own, or one already chosen.
+    # None serves the version live now.
+    version: int | None = None
 
 
 def check_prefill(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
@@ -125,6 +134,7 @@ class LinkOffice:
         self.backoffice = backoffice
         self.db = backoffice.store.db
         self.store = sql.LinkStore(self.db)
+        self.forms = FormStore(self.db)
         self.portal_links = portal_links
         self.outbox = outbox
         self.templates = templates
@@ -142,21 +152,39 @@ class LinkOffice:
         # Set whenever a link's state may have changed, for the API's webhook.
         self.states_changed = asyncio.Event()
 
-    async def current_form(self, tenant: str, slug: str) -> tuple[int, FormDefinition]:
-        """Return the newest version of a form and its definition."""
-        for row in await self.store.latest_forms([tenant]):
-            if row["slug"] == slug:
-                definition = await self.backoffice.definition(
-                    tenant, slug, row["version"]
-                )
-                return row["version"], definition
-        raise LinkError(f"Das Formular {tenant}/{slug} gibt es nicht.")
+    async def live_form(self, tenant: str, slug: str) -> tuple[int, FormDefinition]:
+        """Return the version of a form live now and its definition, or refuse.
+
+        A link must not carry a draft a clerk is still editing: it serves the
+        version customers may see now (a links-only form is published too).
+        """
+        row = await self.forms.form(tenant, slug)
+        if row is None:
+            raise LinkError(f"Das Formular {tenant}/{slug} gibt es nicht.")
+        publications = await self.forms.publications(row.id)
+        version = online_version(publications, self.scheduler.clock())
+        if version is None or row.deleted_at is not None:
+            raise FormNotLive(
+                f"Das Formular {tenant}/{slug} ist zurzeit nicht veröffentlicht; "
+                "ein Link kann nur eine veröffentlichte Version senden."
+            )
+        return version, await self.backoffice.definition(tenant, slug, version)
+
+    async def _served_form(self, request: LinkRequest) -> tuple[int, FormDefinition]:
+        if request.version is None:
+            return await self.live_form(request.tenant, request.slug)
+        form = await self.backoffice.definition(
+            request.tenant, request.slug, request.version
+        )
+        if form is None:
+            raise LinkError(f"Version {request.version} gibt es nicht.")
+        return request.version, form
 
     async def create(self, request: LinkRequest, clerk: str) -> str:
         """Make a link, publish it to the portal and queue its mail; return its id."""
         if request.tenant not in self.tenants:
             raise LinkError(f"Den Mandanten {request.tenant} gibt es nicht.")
-        version, form = await self.current_form(request.tenant, request.slug)
+        version, form = await self._served_form(request)
         link = self._new_link(request, clerk, version, form)
 
         token = await self._publish(link, link.expires_at)
