@@ -143,14 +143,14 @@ async def test_the_api_link_serves_the_live_version_not_a_newer_draft(api):
     assert (await response.json())["form"] == {"slug": "sepa-mandat", "version": 1}
 
 
-async def send_link_command(data, values_file) -> tuple[int, str]:
+async def send_link_command(data, values_file, slug="sepa-mandat") -> tuple[int, str]:
     """Run `run.py send-link` against the running app, through its socket."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "run.py",
         "send-link",
         "musterstadt",
-        "sepa-mandat",
+        slug,
         "--to",
         "erika@beispiel.de",
         "--values",

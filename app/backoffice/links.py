@@ -17,6 +17,7 @@ from app.backoffice.service import BackOffice
 from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
 from app.forms.definition import FormDefinition
+from app.forms.groups import flat_values, item_of, list_problems, split_name
 from app.forms.lifecycle import online_version
 from app.forms.validation import validate
 from app.links import ANSWERS, FINAL_STATES, Prefill, german_day
@@ -43,10 +44,15 @@ TEMPLATES = {
 
 
 GROUPS_REFUSED = (
-    "Dieses Formular hat wiederholbare Abschnitte. Links mit vorausgefüllten "
-    "Angaben, Rückfragen und Aufträge sind dafür nicht möglich; bitten Sie die "
-    "Kundin oder den Kunden, das Formular auf dem Portal neu auszufüllen."
+    "Dieses Formular hat wiederholbare Abschnitte. Rückfragen und Aufträge sind "
+    "dafür noch nicht möglich; senden Sie der Kundin oder dem Kunden stattdessen "
+    "einen vorausgefüllten Link zu diesem Formular."
 )
+
+
+def has_groups(form: FormDefinition) -> bool:
+    """Say whether a form has a repeatable section."""
+    return any(section.repeat for section in form.sections)
 
 
 class LinkError(Exception):
@@ -80,27 +86,59 @@ class LinkRequest:
     version: int | None = None
 
 
-def check_prefill(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
-    """Check values a clerk pre-fills; return them normalised or raise LinkError."""
+Values = dict[str, str | list[str]]
+
+
+def prefill_problems(form: FormDefinition, values: Values) -> list[tuple[str, str]]:
+    """Return what is wrong with values a clerk pre-fills, keyed by where.
+
+    A key is a field's name, or `NAME[i]` for the entry i (from 0) of a
+    group's list; each message is German.
+    """
     problems = []
     for name in values:
         try:
             field = form.field(name)
         except KeyError:
-            problems.append(f"{name}: Das Formular hat kein solches Feld.")
+            problems.append((name, "Das Formular hat kein solches Feld."))
             continue
         if field.type == "file":
-            problems.append(f"{name}: Dateien lassen sich nicht vorausfüllen.")
+            problems.append((name, "Dateien lassen sich nicht vorausfüllen."))
         elif field.type == "consent":
-            problems.append(f"{name}: Eine Zustimmung gibt der Kunde selbst.")
+            problems.append((name, "Eine Zustimmung gibt der Kunde selbst."))
+    problems += list_problems(form, values)
     if problems:
-        raise LinkError(" ".join(problems))
-    given = {n: v for n, v in values.items() if v.strip()}
-    result = validate(form, given, {})
-    problems = [f"{n}: {m}" for n, m in result.errors.items() if n in given]
-    if problems:
-        raise LinkError(" ".join(problems))
-    return {n: result.values[n] for n in given}
+        return problems
+    result = validate(form, flat_values(form, values), {})
+    for name, message in result.errors.items():
+        parts = split_name(name)
+        if name in values and values[name].strip():
+            problems.append((name, message))
+        elif parts and parts[0] in values and values[parts[0]][parts[1] - 1].strip():
+            item = item_of(form, parts[0])
+            where = f"{parts[0]}[{parts[1] - 1}]"
+            problems.append((where, f"{item} {parts[1]}: {message}"))
+    return problems
+
+
+def check_prefill(form: FormDefinition, values: Values) -> Values:
+    """Check values a clerk pre-fills; return them normalised or raise LinkError.
+
+    A field of a repeatable section takes a list, one text per item.
+    """
+    if problems := prefill_problems(form, values):
+        raise LinkError(" ".join(f"{where}: {message}" for where, message in problems))
+    result = validate(form, flat_values(form, values), {})
+    checked: Values = {}
+    for name, value in values.items():
+        if isinstance(value, list):
+            checked[name] = [
+                clean if raw.strip() else ""
+                for raw, clean in zip(value, result.values[name], strict=False)
+            ]
+        elif value.strip():
+            checked[name] = result.values[name]
+    return checked
 
 
 def check_link_check(form: FormDefinition, values: dict[str, str]) -> str:
@@ -205,10 +243,11 @@ class LinkOffice:
         self, request: LinkRequest, clerk: str, version: int, form: FormDefinition
     ) -> sql.Link:
         """Check what a link is asked for and describe it, not yet stored."""
-        # Limitation: links (pre-filled forms, queries and orders) are refused
-        # for a form with a repeatable section, because the link page renders
-        # fields one by one and cannot show a group's items or list values.
-        if any(section.repeat for section in form.sections):
+        # Limitation: queries and orders are refused for a form with a
+        # repeatable section, because marking a field in every item, keeping
+        # a group's items fixed and showing a correction per item are not
+        # built yet; a pre-filled link does carry a group's items.
+        if request.kind != "contract" and has_groups(form):
             raise LinkError(GROUPS_REFUSED)
         if request.kind == "contract":
             values = check_prefill(form, request.values)
