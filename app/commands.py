@@ -86,16 +86,29 @@ def _line_of_key(text: str, key: str) -> int:
     return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
-def read_values(text: str, source: str) -> dict[str, str]:
-    """Read a YAML mapping of MODWORK field names to values, every value a string."""
+def _text_or_texts(value: object) -> bool:
+    if isinstance(value, list):
+        return all(isinstance(entry, str) for entry in value)
+    return isinstance(value, str)
+
+
+def read_values(text: str, source: str) -> dict[str, str | list[str]]:
+    """Read a YAML mapping of MODWORK field names to strings or lists of strings.
+
+    A list, one string per item, is for a field of a repeatable section; the
+    form's check says which field takes which.
+    """
     try:
         values = load_yaml(text) or {}
     except YamlError as error:
         raise ControlError(f"{source}: {error}") from error
     if not isinstance(values, dict) or not all(
-        isinstance(v, str) for v in values.values()
+        _text_or_texts(v) for v in values.values()
     ):
-        raise ControlError(f"{source}: expected field names with one value each")
+        raise ControlError(
+            f"{source}: expected field names with one value each, or a list of "
+            "values for a field of a repeatable section"
+        )
     return values
 
 

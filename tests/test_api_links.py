@@ -353,8 +353,8 @@ async def test_an_unknown_link_is_404(api, link_id):
             {"values": {"KUNDE_ORT": ["Dresden"]}},
             [
                 {
-                    "field": "values",
-                    "message": "Geben Sie Feldnamen mit je einem Text als Wert an.",
+                    "field": "values.KUNDE_ORT",
+                    "message": "Geben Sie einen Text an, keine Liste.",
                 }
             ],
         ),

@@ -275,9 +275,11 @@ async def test_the_editor_refuses_a_form_with_a_repeatable_section(client):
     assert "wiederholbare Abschnitte" in " ".join((await response.text()).split())
 
 
-@pytest.mark.parametrize("values", [{}, {"ZAEHLER_NR": ["M1", "M2"]}])
-async def test_a_link_to_a_form_with_groups_is_refused(client, values):
-    wanted = LinkRequest("musterstadt", "zaehlerstaende", "erika@beispiel.de", values)
+@pytest.mark.parametrize("kind", ["query", "order"])
+async def test_a_query_or_order_on_a_form_with_groups_is_refused(client, kind):
+    wanted = LinkRequest(
+        "musterstadt", "zaehlerstaende", "erika@beispiel.de", {}, kind=kind
+    )
     with pytest.raises(LinkError, match="wiederholbare Abschnitte"):
         await client.app[LINK_OFFICE].create(wanted, "test")
     assert await client.app[OUTBOX].store.waiting() == []

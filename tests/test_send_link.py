@@ -71,7 +71,8 @@ def test_without_a_server_the_link_lands_in_the_outbox_folder(data_dir, values_f
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("KUNDE_NR: [1, 2]\n", "expected field names with one value each"),
+        ("KUNDE_NR: [1, 2]\n", "KUNDE_NR: Geben Sie einen Text an, keine Liste."),
+        ("KUNDE_NR: {a: b}\n", "expected field names with one value each"),
         ("ZAEHLER_FOTO: x.png\n", "Dateien lassen sich nicht vorausfüllen"),
         ("GIBT_ES_NICHT: 1\n", "GIBT_ES_NICHT: Das Formular hat kein solches Feld."),
     ],

@@ -12,12 +12,15 @@ from aiohttp.test_utils import TestServer
 
 from app.application import create_app
 from app.config import ConfigError
-from app.keys import SCHEDULER
+from app.keys import LINK_OFFICE, PORTAL, SCHEDULER
+from app.storage.api import LinkWebhookProgress
 from tests import api_support
 from tests.api_support import bearer, modwork_config, new_key, owner_only_file
 from tests.conftest import free_port, send
+from tests.linkhelp import wait_for_state
 from tests.test_api import demo_definition
 from tests.test_api_links import LINK
+from tests.test_link_versions import send_link_command
 from tests.test_submission import GOOD_SEPA
 
 # The fixtures shared by the API's tests.
@@ -213,3 +216,87 @@ async def test_link_states_of_another_tenant_are_not_told(
     await receiver.stop()
     assert {d["body"]["link"]["id"] for d in receiver.deliveries} == {link_id}
     assert {d["body"]["tenant"] for d in receiver.deliveries} == {"musterstadt"}
+
+
+async def told(client, receiver, count: int) -> list[tuple[str, str]]:
+    """Wait until `count` link states were told and noted; return (id, state)."""
+    progress = LinkWebhookProgress(client.app[PORTAL].store.db)
+    last = client.app[LINK_OFFICE].store.last_history_row
+    await until(lambda: len(receiver.deliveries) >= count)
+    deadline = time.monotonic() + 15
+    while await progress.delivered("musterstadt") != await last():
+        assert time.monotonic() < deadline, "the progress was not noted in time"
+        await asyncio.sleep(0.05)
+    assert client.app[SCHEDULER].due_at("link-webhook:musterstadt") is None
+    assert len({d["delivery"] for d in receiver.deliveries}) == count
+    return [
+        (d["body"]["link"]["id"], d["body"]["link"]["state"])
+        for d in receiver.deliveries
+    ]
+
+
+async def api_link(client, key) -> str:
+    response = await client.post("/api/v1/links", json=LINK, headers=bearer(key))
+    assert response.status == 201
+    link_id = (await response.json())["id"]
+    await wait_for_state(client, link_id, "sent")
+    return link_id
+
+
+async def test_a_link_change_made_while_the_server_was_down_is_told_after_restart(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path
+):
+    receiver = Receiver(free_port())
+    await receiver.start()
+    args = (aiohttp_client, tmp_path, data_dir, modwork_key_path, receiver.port)
+    first = await hooked_app(*args)
+    before = await api_link(first, await new_key(first))
+    await told(first, receiver, 2)
+    await first.close()
+    values = tmp_path / "werte.yaml"
+    values.write_text("KUNDE_ORT: Dresden\n", encoding="utf-8")
+    assert (await send_link_command(data_dir, values))[0] == 0
+    second = await hooked_app(*args)
+    states = await told(second, receiver, 4)
+    await receiver.stop()
+    [during] = {link_id for link_id, _ in states} - {before}
+    assert states == [
+        (before, "created"),
+        (before, "sent"),
+        (during, "created"),
+        (during, "sent"),
+    ]
+
+
+async def test_a_change_still_waiting_at_shutdown_is_told_after_restart(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path, caplog
+):
+    receiver = Receiver(free_port())
+    args = (aiohttp_client, tmp_path, data_dir, modwork_key_path, receiver.port)
+    first = await hooked_app(*args)
+    link_id = await api_link(first, await new_key(first))
+    await until(lambda: "Link state webhook" in caplog.text)
+    await first.close()
+    await receiver.start()
+    second = await hooked_app(*args)
+    states = await told(second, receiver, 2)
+    await receiver.stop()
+    assert states == [(link_id, "created"), (link_id, "sent")]
+    assert [d["body"]["attempt"] for d in receiver.deliveries] == [1, 1]
+
+
+async def test_a_receiver_down_then_up_gets_every_change_in_order_once(
+    aiohttp_client, tmp_path, data_dir, modwork_key_path, caplog
+):
+    receiver = Receiver(free_port())
+    args = (aiohttp_client, tmp_path, data_dir, modwork_key_path, receiver.port)
+    client = await hooked_app(*args)
+    link_id = await api_link(client, key := await new_key(client))
+    revoked = await client.post(f"/api/v1/links/{link_id}/revoke", headers=bearer(key))
+    assert revoked.status == 200
+    await until(lambda: "Link state webhook" in caplog.text)
+    await receiver.start()
+    states = await told(client, receiver, 3)
+    await receiver.stop()
+    assert states == [(link_id, "created"), (link_id, "sent"), (link_id, "revoked")]
+    assert receiver.deliveries[0]["body"]["attempt"] >= 2

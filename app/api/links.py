@@ -14,7 +14,7 @@ from aiohttp import web
 
 from app.api.auth import require_key
 from app.backoffice.forms import FORMS
-from app.backoffice.links import LinkError, LinkRequest, check_prefill
+from app.backoffice.links import FormNotLive, LinkError, LinkRequest, prefill_problems
 from app.backoffice.orders import (
     ORDER_TYPES,
     OrderRequest,
@@ -59,16 +59,27 @@ class Fields:
             self.wrong(name, f"Höchstens {limit} Zeichen.")
         return value.strip()
 
-    def values(self, name: str = "values") -> dict[str, str]:
-        """Return a mapping of MODWORK field names to texts."""
+    def values(self, name: str = "values") -> dict[str, str | list[str]]:
+        """Return a mapping of MODWORK field names to texts or lists of texts.
+
+        The form's check says which field takes a list (one of a repeatable
+        section's, a text per item); here only the shape is checked.
+        """
         value = self.body.get(name, {})
-        # Limitation: a value is one text; a list value (repeatable groups)
-        # is refused here until forms can hold one.
-        if not isinstance(value, dict) or not all(
-            isinstance(v, str) for v in value.values()
-        ):
+        if not isinstance(value, dict):
             self.wrong(name, "Geben Sie Feldnamen mit je einem Text als Wert an.")
             return {}
+        for field, given in value.items():
+            if isinstance(given, list):
+                for index, entry in enumerate(given):
+                    if not isinstance(entry, str):
+                        self.wrong(
+                            f"{name}.{field}[{index}]", "Geben Sie einen Text an."
+                        )
+            elif not isinstance(given, str):
+                message = "Geben Sie einen Text an (eine Liste von Texten im Fall "
+                message += "eines wiederholbaren Abschnitts)."
+                self.wrong(f"{name}.{field}", message)
         return value
 
     def names(self, name: str) -> tuple[str, ...]:
@@ -112,7 +123,7 @@ def _recipient(fields: Fields, name: str = "email") -> str:
 async def _form(
     request: web.Request, key: ApiKey, fields: Fields
 ) -> FormDefinition | None:
-    """Return the newest version of the form the body names, or note why not.
+    """Return the live version of the form the body names, or note why not.
 
     A wrong form is noted, not refused at once, so that the answer also names
     every other wrong member that does not depend on the form.
@@ -120,15 +131,18 @@ async def _form(
     slug = fields.text("form", limit=60)
     if not slug:
         return None
-    try:
-        _version, form = await request.app[LINK_OFFICE].current_form(key.tenant, slug)
-    except LinkError:
-        fields.wrong("form", "Dieses Formular gibt es nicht.")
-        return None
     # The stricter choice: a deleted form sends no new links.
     row = await request.app[FORMS].form(key.tenant, slug)
     if row is not None and row.deleted_at is not None:
         fields.wrong("form", "Dieses Formular ist gelöscht.")
+        return None
+    try:
+        _version, form = await request.app[LINK_OFFICE].live_form(key.tenant, slug)
+    except FormNotLive as error:
+        fields.wrong("form", str(error))
+        return None
+    except LinkError:
+        fields.wrong("form", "Dieses Formular gibt es nicht.")
         return None
     return form
 
@@ -143,13 +157,16 @@ def _known_names(fields: Fields, form, names, member: str) -> list[str]:
     return [n for n in names if n in known]
 
 
-def _prefill(fields: Fields, form, values: dict[str, str]) -> None:
-    """Check each pre-filled value as a clerk's is, naming the field when wrong."""
-    for name in _known_names(fields, form, values, "values"):
-        try:
-            check_prefill(form, {name: values[name]})
-        except LinkError as error:
-            fields.wrong(f"values.{name}", str(error).removeprefix(f"{name}: "))
+def _prefill(fields: Fields, form: FormDefinition, values: dict) -> None:
+    """Check the pre-filled values as a clerk's are, naming each wrong one.
+
+    A wrong entry of a group's list is named `values.FIELD[i]`, i from 0.
+    """
+    if any(e["field"].startswith("values.") for e in fields.errors):
+        return  # a value of the wrong shape is named already
+    known = _known_names(fields, form, values, "values")
+    for where, message in prefill_problems(form, {n: values[n] for n in known}):
+        fields.wrong(f"values.{where}", message)
 
 
 def _view(link: Link, history) -> dict:
@@ -301,7 +318,8 @@ async def create_order_link(request: web.Request) -> web.Response:
     _prefill(fields, form, values)
     for field in clerk_fields(form):
         # The window's own fields are named under `window` when wrong.
-        missing = not values.get(field.name, "").strip()
+        given = values.get(field.name, "")
+        missing = not (given.strip() if isinstance(given, str) else given)
         if field.required and missing and field.name not in window_fields:
             fields.wrong(f"values.{field.name}", missing_message(field))
     fields.check()

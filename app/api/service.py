@@ -12,7 +12,7 @@ from app.api import webhooks
 from app.api.auth import API_KEYS
 from app.api.receivers import modwork_receiver, register_modwork_keys
 from app.keys import CONFIG, LINK_OFFICE, PORTAL, QUEUE, SCHEDULER, TENANTS
-from app.storage.api import ApiKeyStore
+from app.storage.api import ApiKeyStore, LinkWebhookProgress
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,12 @@ async def api_side(app: web.Application) -> AsyncIterator[None]:
         for hook in hooks
     ]
     link_states = webhooks.LinkStateNotifier(
-        hooks, app[LINK_OFFICE], app[SCHEDULER], session, config.webhooks
+        hooks,
+        app[LINK_OFFICE],
+        LinkWebhookProgress(portal.store.db),
+        app[SCHEDULER],
+        session,
+        config.webhooks,
     )
     tasks = [
         asyncio.create_task(n.watch(), name=f"webhook-{n.webhook.tenant}")

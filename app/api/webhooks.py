@@ -23,6 +23,7 @@ import aiohttp
 from app.clock import iso, utcnow
 from app.config import ConfigError, Webhooks
 from app.portal.queue import PendingQueue
+from app.storage.api import LinkWebhookProgress
 from app.timers import Scheduler
 
 log = logging.getLogger(__name__)
@@ -209,106 +210,128 @@ async def post_event(
         return False
 
 
-@dataclass(frozen=True)
-class StateChange:
-    """One step of a link's history, to be told to its tenant's MODWORK."""
+def change_delivery(webhook: Webhook, seq: int) -> str:
+    """Return the delivery id of one history row, the same on every attempt.
 
-    delivery: str
-    link_id: str
-    state: str
-    at: str
+    Keyed by the tenant's secret, so MODWORK can drop a change it already
+    has (one told again after a crash between its answer and our note of
+    it), without learning how many changes other tenants had.
+    """
+    digest = hmac.new(webhook.secret, f"link.state:{seq}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
 
 
 class LinkStateNotifier:
     """Tell each tenant's MODWORK of every state its links reach, in order.
 
-    Every change is a row of the links' history; the notifier follows that
-    history from where it stood at start, and delivers each tenant's changes
-    one after another, retrying a failed one as the submissions' webhook does.
+    Every change is a row of the links' history. Per tenant the number of the
+    last row MODWORK answered 2xx is kept in the portal's store; at start and
+    after each change the notifier delivers what follows it, one change after
+    another, and moves the mark on only after a 2xx. A failed change is
+    retried as the submissions' webhook is; given up, it is tried again at
+    the next change or start, so nothing is skipped.
     """
 
     def __init__(
         self,
         hooks: list[Webhook],
         office,
+        progress: LinkWebhookProgress,
         scheduler: Scheduler,
         session: aiohttp.ClientSession,
         policy: Webhooks,
     ) -> None:
         self.hooks = {hook.tenant: hook for hook in hooks}
         self.office = office
+        self.progress = progress
         self.scheduler = scheduler
         self.session = session
         self.policy = policy
-        self.pending: dict[str, list[StateChange]] = {t: [] for t in self.hooks}
         self.attempts: dict[str, int] = dict.fromkeys(self.hooks, 0)
         self._sending: dict[str, asyncio.Task] = {}
+        self._again: dict[str, bool] = dict.fromkeys(self.hooks, False)
 
     async def watch(self) -> None:
-        """Gather new state changes whenever the link office notes some."""
-        # Limitation: the history is followed from where it stood at start,
-        # so a change made while the server was down, or one still waiting
-        # for its delivery at shutdown, is not told; GET /api/v1/links/{id}
-        # still shows it.
-        seen = await self.office.store.last_history_row()
+        """Deliver what waits from before, then whatever changes after."""
+        for tenant in self.hooks:
+            if await self.progress.delivered(tenant) is None:
+                # A tenant's webhook starts with the changes after it was set
+                # up; MODWORK reads older states by GET /api/v1/links/{id}.
+                seq = await self.office.store.last_history_row()
+                await self.progress.advance(tenant, seq)
         changed = self.office.states_changed
         while True:
-            await changed.wait()
             changed.clear()
-            for row in await self.office.store.history_since(seen):
-                seen = row["seq"]
-                if row["tenant"] in self.hooks:
-                    change = StateChange(
-                        secrets.token_hex(8), row["link_id"], row["state"], row["at"]
-                    )
-                    self.pending[row["tenant"]].append(change)
-                    self._start(row["tenant"])
+            for tenant in self.hooks:
+                self._start(tenant)
+            await changed.wait()
 
     def _start(self, tenant: str) -> None:
         sending = self._sending.get(tenant)
         if sending is None or sending.done():
             self._sending[tenant] = asyncio.create_task(
-                self._deliver_all(tenant), name=f"link-webhook:{tenant}"
+                self._deliver_until_done(tenant), name=f"link-webhook:{tenant}"
             )
+        else:
+            # The delivery under way looks again for changes when it is done.
+            self._again[tenant] = True
 
-    async def _deliver_all(self, tenant: str) -> None:
-        """Deliver the tenant's changes in order; on a failure, retry later."""
-        queue = self.pending[tenant]
-        while queue:
-            change = queue[0]
-            self.attempts[tenant] += 1
-            attempt = self.attempts[tenant]
-            details = {
-                "link": {"id": change.link_id, "state": change.state, "at": change.at}
-            }
-            hook = self.hooks[tenant]
-            if await post_event(
-                self.session, hook, LINK_EVENT, change.delivery, attempt, details
-            ):
-                log.info("Delivered link state webhook %s", change.delivery)
-            elif attempt < self.policy.attempts:
-                delay = min(
-                    self.policy.first_retry_seconds * 2 ** (attempt - 1),
-                    self.policy.max_retry_seconds,
-                )
-                log.warning(
-                    "Link state webhook %s failed; retrying in %ss",
-                    change.delivery,
-                    delay,
-                )
-                when = utcnow() + timedelta(seconds=delay)
-                self.scheduler.schedule(
-                    f"link-webhook:{tenant}", when, lambda: self._retry(tenant)
-                )
+    async def _deliver_until_done(self, tenant: str) -> None:
+        while True:
+            self._again[tenant] = False
+            if not await self._deliver_all(tenant) or not self._again[tenant]:
                 return
-            else:
-                log.warning(
-                    "Gave up link state webhook %s after %s attempts",
-                    change.delivery,
-                    attempt,
-                )
-            queue.pop(0)
+
+    async def _deliver_all(self, tenant: str) -> bool:
+        """Deliver the tenant's changes in order; False when one failed."""
+        after = await self.progress.delivered(tenant) or 0
+        while rows := await self.office.store.history_since(tenant, after):
+            for row in rows:
+                if not await self._deliver(tenant, row):
+                    return False
+                after = row["seq"]
+                # Let the note finish even at shutdown, so that no write is
+                # left half done on a connection about to close.
+                step = asyncio.ensure_future(self.progress.advance(tenant, after))
+                try:
+                    await asyncio.shield(step)
+                except asyncio.CancelledError:
+                    await step
+                    raise
+        return True
+
+    async def _deliver(self, tenant: str, row) -> bool:
+        """Send one change; on a failure schedule its retry and return False."""
+        hook = self.hooks[tenant]
+        delivery = change_delivery(hook, row["seq"])
+        self.attempts[tenant] += 1
+        attempt = self.attempts[tenant]
+        details = {
+            "link": {"id": row["link_id"], "state": row["state"], "at": row["at"]}
+        }
+        if await post_event(self.session, hook, LINK_EVENT, delivery, attempt, details):
+            log.info("Delivered link state webhook %s", delivery)
             self.attempts[tenant] = 0
+            return True
+        if attempt >= self.policy.attempts:
+            log.warning(
+                "Gave up link state webhook %s after %s attempts; "
+                "it is tried again at the next change or start",
+                delivery,
+                attempt,
+            )
+            self.attempts[tenant] = 0
+            return False
+        delay = min(
+            self.policy.first_retry_seconds * 2 ** (attempt - 1),
+            self.policy.max_retry_seconds,
+        )
+        log.warning("Link state webhook %s failed; retrying in %ss", delivery, delay)
+        when = utcnow() + timedelta(seconds=delay)
+        self.scheduler.schedule(
+            f"link-webhook:{tenant}", when, lambda: self._retry(tenant)
+        )
+        return False
 
     async def _retry(self, tenant: str) -> None:
         # Run beside the scheduler, which must not wait for a slow MODWORK.

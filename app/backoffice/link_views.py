@@ -7,11 +7,22 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from app.backoffice import auth
-from app.backoffice.links import LinkError, LinkRequest
+from app.backoffice.links import GROUPS_REFUSED, LinkError, LinkRequest, has_groups
 from app.backoffice.orders import ORDER_TYPES, OrderRequest, clerk_fields, create_order
 from app.backoffice.views import _clerks_record, _label, _page
 from app.clock import german
 from app.forms.catalog import FIELD_TYPES
+from app.forms.groups import (
+    GroupError,
+    apply_change,
+    change_of,
+    counts,
+    flat_values,
+    grouped_names,
+    item_name,
+    page_items,
+    repeated,
+)
 from app.keys import BACKOFFICE, CLERK, LINK_OFFICE, TENANTS
 from app.links import FINAL_STATES, STATE_LABELS, STATES, is_link_id
 from app.storage.links import Link
@@ -127,21 +138,28 @@ async def resend_link(request: web.Request) -> web.Response:
 
 
 async def _forms(request: web.Request, tenants, orders: bool = False) -> list[dict]:
-    """Return the newest version of each form, orders or the others."""
+    """Return each form as a link would serve it, orders or the others."""
     backoffice = request.app[BACKOFFICE]
-    rows = await request.app[LINK_OFFICE].store.latest_forms(tenants)
-    forms = [
-        {
-            "key": f"{row['tenant']}/{row['slug']}",
-            "title": json.loads(row["definition"])["title"],
-            "tenant_name": request.app[TENANTS][row["tenant"]].name,
-            "definition": await backoffice.definition(
+    office = request.app[LINK_OFFICE]
+    forms = []
+    for row in await office.store.latest_forms(tenants):
+        if row["tenant"] not in request.app[TENANTS]:
+            continue
+        try:
+            _version, definition = await office.live_form(row["tenant"], row["slug"])
+        except LinkError:
+            # Listed all the same: choosing it says why no link can be made.
+            definition = await backoffice.definition(
                 row["tenant"], row["slug"], row["version"]
-            ),
-        }
-        for row in rows
-        if row["tenant"] in request.app[TENANTS]
-    ]
+            )
+        forms.append(
+            {
+                "key": f"{row['tenant']}/{row['slug']}",
+                "title": definition.title,
+                "tenant_name": request.app[TENANTS][row["tenant"]].name,
+                "definition": definition,
+            }
+        )
     return [f for f in forms if (f["definition"].record_type in ORDER_TYPES) == orders]
 
 
@@ -158,17 +176,37 @@ async def new_link_page(request: web.Request) -> web.Response:
         if row is None or not clerk.may_see(row["tenant"]):
             raise PageError(404)
         values = json.loads(row["field_values"])
+        if chosen:
+            values = flat_values(chosen["definition"], values)
     return _new_link(request, forms, chosen, values, "", None)
 
 
 def _new_link(request, forms, chosen, values, recipient, error, status=200):
-    fields = []
+    fields, groups = [], []
     if chosen:
-        fields = [f for f in chosen["definition"].fields if f.type in PREFILLABLE]
+        definition = chosen["definition"]
+        grouped = grouped_names(definition)
+        fields = [
+            f
+            for f in definition.fields
+            if f.type in PREFILLABLE and f.name not in grouped
+        ]
+        groups = [
+            {
+                "number": number,
+                "rule": section.repeat,
+                "entries": [
+                    {**item, "fields": _prefillable(item["fields"])}
+                    for item in page_items(section, number, values)
+                ],
+            }
+            for number, section in repeated(definition)
+        ]
     context = {
         "forms": forms,
         "chosen": chosen,
         "fields": fields,
+        "groups": groups,
         "values": values,
         "recipient": recipient,
         "error": error,
@@ -189,20 +227,52 @@ async def _posted_choice(request: web.Request, orders: bool):
     return clerk, form, forms, chosen
 
 
+def _prefillable(fields) -> list:
+    return [f for f in fields if f.type in PREFILLABLE]
+
+
+def _posted_values(definition, raw: dict[str, str]) -> dict[str, str | list[str]]:
+    """Return the clerk's filled values; a group's field as a list per item."""
+    grouped = grouped_names(definition)
+    values: dict[str, str | list[str]] = {
+        f.name: raw.get(f.name, "").strip()
+        for f in _prefillable(definition.fields)
+        if f.name not in grouped and raw.get(f.name, "").strip()
+    }
+    sent = counts(definition, raw)
+    for number, section in repeated(definition):
+        for field in _prefillable(section.fields):
+            entries = [
+                raw.get(item_name(field.name, item), "").strip()
+                for item in range(1, min(sent[number], section.repeat.max) + 1)
+            ]
+            if any(entries):
+                values[field.name] = entries
+    return values
+
+
 async def create_link(request: web.Request) -> web.Response:
     """Make a pre-filled link from the clerk's values and send it."""
     clerk, form, forms, chosen = await _posted_choice(request, orders=False)
-    names = {f.name for f in chosen["definition"].fields if f.type in PREFILLABLE}
-    values = {n: str(form.get(n, "")).strip() for n in names}
+    definition = chosen["definition"]
+    raw = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     recipient = str(form.get("recipient", "")).strip()
+    shown = {k: v for k, v in raw.items() if k not in ("csrf_token", "form")}
+    try:
+        if change := change_of(raw):
+            # An add or remove button: the page again, nothing sent.
+            shown, errors = apply_change(definition, raw, change)
+            problem = " ".join(errors.values()) or None
+            status = 422 if problem else 200
+            return _new_link(request, forms, chosen, shown, recipient, problem, status)
+    except GroupError as error:
+        raise PageError(400) from error
     tenant, slug = chosen["key"].split("/")
-    wanted = LinkRequest(
-        tenant, slug, recipient, {n: v for n, v in values.items() if v}
-    )
+    wanted = LinkRequest(tenant, slug, recipient, _posted_values(definition, raw))
     try:
         link_id = await request.app[LINK_OFFICE].create(wanted, clerk.name)
     except LinkError as error:
-        return _new_link(request, forms, chosen, values, recipient, str(error), 422)
+        return _new_link(request, forms, chosen, shown, recipient, str(error), 422)
     raise web.HTTPSeeOther(f"/admin/links/{link_id}?done=sent")
 
 
@@ -259,6 +329,15 @@ async def _query_page(request, row, recipient, error, status=200, form=None):
     definition = await backoffice.definition(
         row["tenant"], row["form_slug"], row["form_version"]
     )
+    if has_groups(definition):
+        # Refused before a clerk writes anything, not after the send.
+        context = {
+            "record": {"id": row["id"], "receipt": row["receipt"]},
+            "refused": GROUPS_REFUSED,
+            "page_title": f"Rückfrage zu {row['receipt']}",
+        }
+        status = 200 if form is None else 422
+        return _page(request, "admin/query_new.html", context, status=status)
     values = json.loads(row["field_values"])
     fields = [
         {"name": f.name, "label": f.label, "value": values.get(f.name, "")}
@@ -266,6 +345,7 @@ async def _query_page(request, row, recipient, error, status=200, form=None):
     ]
     context = {
         "record": {"id": row["id"], "receipt": row["receipt"]},
+        "refused": None,
         "fields": fields,
         "marked": set(form.getall("marked", [])) if form else set(),
         "message": str(form.get("message", "")) if form else "",
@@ -303,6 +383,8 @@ async def create_query(request: web.Request) -> web.Response:
             marked=marked,
             others_editable=bool(form.get("others_editable")),
             receipt=row["receipt"],
+            # The customer answers on the version their record was filled on.
+            version=row["form_version"],
         )
         try:
             link_id = await request.app[LINK_OFFICE].create(query, clerk.name)

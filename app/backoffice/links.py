@@ -17,6 +17,8 @@ from app.backoffice.service import BackOffice
 from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
 from app.forms.definition import ORDER_RECORD_TYPES, FormDefinition
+from app.forms.groups import flat_values, item_of, list_problems, split_name
+from app.forms.lifecycle import online_version
 from app.forms.validation import validate
 from app.links import ANSWERS, FINAL_STATES, Prefill, german_day
 from app.mail.message import MailError, MailTemplates, check_address
@@ -25,6 +27,7 @@ from app.mail.transport import make_transport
 from app.portal.links import PortalLinks
 from app.storage import links as sql
 from app.storage.db import secret_file
+from app.storage.forms import FormStore
 from app.storage.outbox import delete_mails_of_link
 from app.storage.portal_links import LinkUsed, PortalLink
 from app.timers import Scheduler
@@ -44,14 +47,23 @@ ORDER_ONLY = (
     "Ein Auftragsformular lässt sich nur als Auftrag an einen Dienstleister senden."
 )
 GROUPS_REFUSED = (
-    "Dieses Formular hat wiederholbare Abschnitte. Links mit vorausgefüllten "
-    "Angaben, Rückfragen und Aufträge sind dafür nicht möglich; bitten Sie die "
-    "Kundin oder den Kunden, das Formular auf dem Portal neu auszufüllen."
+    "Dieses Formular hat wiederholbare Abschnitte. Rückfragen und Aufträge sind "
+    "dafür noch nicht möglich; senden Sie der Kundin oder dem Kunden stattdessen "
+    "einen vorausgefüllten Link zu diesem Formular."
 )
+
+
+def has_groups(form: FormDefinition) -> bool:
+    """Say whether a form has a repeatable section."""
+    return any(section.repeat for section in form.sections)
 
 
 class LinkError(Exception):
     """A link that cannot be made; the German message says why."""
+
+
+class FormNotLive(LinkError):
+    """A link asked of a form with no version customers may see now."""
 
 
 @dataclass(frozen=True)
@@ -72,29 +84,64 @@ class LinkRequest:
     due: str = ""
     # MODWORK's reference of its record, carried back with the answer.
     record_ref: str = ""
+    # The version to serve: a query's record's own, or one already chosen.
+    # None serves the version live now.
+    version: int | None = None
 
 
-def check_prefill(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
-    """Check values a clerk pre-fills; return them normalised or raise LinkError."""
+Values = dict[str, str | list[str]]
+
+
+def prefill_problems(form: FormDefinition, values: Values) -> list[tuple[str, str]]:
+    """Return what is wrong with values a clerk pre-fills, keyed by where.
+
+    A key is a field's name, or `NAME[i]` for the entry i (from 0) of a
+    group's list; each message is German.
+    """
     problems = []
     for name in values:
         try:
             field = form.field(name)
         except KeyError:
-            problems.append(f"{name}: Das Formular hat kein solches Feld.")
+            problems.append((name, "Das Formular hat kein solches Feld."))
             continue
         if field.type == "file":
-            problems.append(f"{name}: Dateien lassen sich nicht vorausfüllen.")
+            problems.append((name, "Dateien lassen sich nicht vorausfüllen."))
         elif field.type == "consent":
-            problems.append(f"{name}: Eine Zustimmung gibt der Kunde selbst.")
+            problems.append((name, "Eine Zustimmung gibt der Kunde selbst."))
+    problems += list_problems(form, values)
     if problems:
-        raise LinkError(" ".join(problems))
-    given = {n: v for n, v in values.items() if v.strip()}
-    result = validate(form, given, {})
-    problems = [f"{n}: {m}" for n, m in result.errors.items() if n in given]
-    if problems:
-        raise LinkError(" ".join(problems))
-    return {n: result.values[n] for n in given}
+        return problems
+    result = validate(form, flat_values(form, values), {})
+    for name, message in result.errors.items():
+        parts = split_name(name)
+        if name in values and values[name].strip():
+            problems.append((name, message))
+        elif parts and parts[0] in values and values[parts[0]][parts[1] - 1].strip():
+            item = item_of(form, parts[0])
+            where = f"{parts[0]}[{parts[1] - 1}]"
+            problems.append((where, f"{item} {parts[1]}: {message}"))
+    return problems
+
+
+def check_prefill(form: FormDefinition, values: Values) -> Values:
+    """Check values a clerk pre-fills; return them normalised or raise LinkError.
+
+    A field of a repeatable section takes a list, one text per item.
+    """
+    if problems := prefill_problems(form, values):
+        raise LinkError(" ".join(f"{where}: {message}" for where, message in problems))
+    result = validate(form, flat_values(form, values), {})
+    checked: Values = {}
+    for name, value in values.items():
+        if isinstance(value, list):
+            checked[name] = [
+                clean if raw.strip() else ""
+                for raw, clean in zip(value, result.values[name], strict=False)
+            ]
+        elif value.strip():
+            checked[name] = result.values[name]
+    return checked
 
 
 def check_link_check(form: FormDefinition, values: dict[str, str]) -> str:
@@ -128,6 +175,7 @@ class LinkOffice:
         self.backoffice = backoffice
         self.db = backoffice.store.db
         self.store = sql.LinkStore(self.db)
+        self.forms = FormStore(self.db)
         self.portal_links = portal_links
         self.outbox = outbox
         self.templates = templates
@@ -145,21 +193,39 @@ class LinkOffice:
         # Set whenever a link's state may have changed, for the API's webhook.
         self.states_changed = asyncio.Event()
 
-    async def current_form(self, tenant: str, slug: str) -> tuple[int, FormDefinition]:
-        """Return the newest version of a form and its definition."""
-        for row in await self.store.latest_forms([tenant]):
-            if row["slug"] == slug:
-                definition = await self.backoffice.definition(
-                    tenant, slug, row["version"]
-                )
-                return row["version"], definition
-        raise LinkError(f"Das Formular {tenant}/{slug} gibt es nicht.")
+    async def live_form(self, tenant: str, slug: str) -> tuple[int, FormDefinition]:
+        """Return the version of a form live now and its definition, or refuse.
+
+        A link must not carry a draft a clerk is still editing: it serves the
+        version customers may see now (a links-only form is published too).
+        """
+        row = await self.forms.form(tenant, slug)
+        if row is None:
+            raise LinkError(f"Das Formular {tenant}/{slug} gibt es nicht.")
+        publications = await self.forms.publications(row.id)
+        version = online_version(publications, self.scheduler.clock())
+        if version is None or row.deleted_at is not None:
+            raise FormNotLive(
+                f"Das Formular {tenant}/{slug} ist zurzeit nicht veröffentlicht; "
+                "ein Link kann nur eine veröffentlichte Version senden."
+            )
+        return version, await self.backoffice.definition(tenant, slug, version)
+
+    async def _served_form(self, request: LinkRequest) -> tuple[int, FormDefinition]:
+        if request.version is None:
+            return await self.live_form(request.tenant, request.slug)
+        form = await self.backoffice.definition(
+            request.tenant, request.slug, request.version
+        )
+        if form is None:
+            raise LinkError(f"Version {request.version} gibt es nicht.")
+        return request.version, form
 
     async def create(self, request: LinkRequest, clerk: str) -> str:
         """Make a link, publish it to the portal and queue its mail; return its id."""
         if request.tenant not in self.tenants:
             raise LinkError(f"Den Mandanten {request.tenant} gibt es nicht.")
-        version, form = await self.current_form(request.tenant, request.slug)
+        version, form = await self._served_form(request)
         link = self._new_link(request, clerk, version, form)
 
         token = await self._publish(link, link.expires_at)
@@ -180,10 +246,11 @@ class LinkOffice:
         self, request: LinkRequest, clerk: str, version: int, form: FormDefinition
     ) -> sql.Link:
         """Check what a link is asked for and describe it, not yet stored."""
-        # Limitation: links (pre-filled forms, queries and orders) are refused
-        # for a form with a repeatable section, because the link page renders
-        # fields one by one and cannot show a group's items or list values.
-        if any(section.repeat for section in form.sections):
+        # Limitation: queries and orders are refused for a form with a
+        # repeatable section, because marking a field in every item, keeping
+        # a group's items fixed and showing a correction per item are not
+        # built yet; a pre-filled link does carry a group's items.
+        if request.kind != "contract" and has_groups(form):
             raise LinkError(GROUPS_REFUSED)
         if request.kind != "order" and form.record_type in ORDER_RECORD_TYPES:
             raise LinkError(ORDER_ONLY)

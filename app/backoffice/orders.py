@@ -91,7 +91,7 @@ async def create_order(
     tenant = office.tenants.get(order.tenant)
     if tenant is None or not 0 <= order.provider < len(tenant.providers):
         raise LinkError("Wählen Sie einen Dienstleister aus.")
-    version, form = await office.current_form(order.tenant, order.slug)
+    version, form = await office.live_form(order.tenant, order.slug)
     if form.record_type not in ORDER_TYPES:
         raise LinkError("Dieses Formular ist kein Auftrag.")
     values = _checked(form, order.values)
@@ -114,6 +114,7 @@ async def create_order(
         receipt=receipt,
         due=values[ORDER_TYPES[form.record_type][1][1]],
         record_ref=record_ref,
+        version=version,
     )
     link_id = await office.create(request, clerk)
     log.info("Opened order record %s with link %s", record_id, link_id)

@@ -419,3 +419,60 @@ def place_file(values: dict, meta: dict, replacement: str) -> None:
     ):
         raise ValueError("a file's item does not match the values")
     entries[index] = replacement
+
+
+# --- Values kept as lists, shown on a page ---------------------------------------
+
+
+def flat_values(form: "FormDefinition", values: Mapping[str, object]) -> dict[str, str]:
+    """Spread each group's list values over its items' inputs, as a page sends them.
+
+    A section's count is its longest list; a value outside a group stays.
+    """
+    flat = {k: v for k, v in values.items() if isinstance(v, str)}
+    for number, section in repeated(form):
+        lists = [values.get(f.name) for f in section.fields]
+        lists = [entries for entries in lists if isinstance(entries, list)]
+        if not lists:
+            continue
+        flat[f"{COUNT_PREFIX}{number}"] = str(max(len(e) for e in lists))
+        for field in section.fields:
+            entries = values.get(field.name)
+            for item, entry in enumerate(entries or [], start=1):
+                if isinstance(entry, str):
+                    flat[item_name(field.name, item)] = entry
+    return flat
+
+
+def list_problems(
+    form: "FormDefinition", values: Mapping[str, object]
+) -> list[tuple[str, str]]:
+    """Return what is wrong with the shape of pre-filled values, by field name.
+
+    A field of a group takes a list of texts, one per item, at most the
+    section's maximum, and the lists of one section are equally long; any
+    other field takes one text.
+    """
+    problems = []
+    grouped = grouped_names(form)
+    for name, value in values.items():
+        if name not in grouped:
+            if not isinstance(value, str):
+                problems.append((name, "Geben Sie einen Text an, keine Liste."))
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            item = item_of(form, name)
+            problems.append(
+                (name, f"Geben Sie eine Liste mit einem Text je {item} an.")
+            )
+    for _, section in repeated(form):
+        given = [f.name for f in section.fields if isinstance(values.get(f.name), list)]
+        lengths = {len(values[n]) for n in given}
+        rule = section.repeat
+        if len(lengths) > 1:
+            names = ", ".join(given)
+            message = f"Die Listen von {names} müssen gleich lang sein."
+            problems.append((given[0], message))
+        elif lengths and max(lengths) > rule.max:
+            message = f"Höchstens {rule.max} × „{rule.item}“."
+            problems.append((given[0], message))
+    return problems

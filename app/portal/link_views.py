@@ -14,6 +14,7 @@ from aiohttp import web
 from app import crypto, csrf
 from app.clock import german
 from app.forms.definition import ORDER_RECORD_TYPES
+from app.forms.groups import flat_values
 from app.forms.validation import validate
 from app.keys import CONFIG, PORTAL, PORTAL_LINKS, TENANTS
 from app.links import (
@@ -23,6 +24,7 @@ from app.links import (
     shown_value,
     token_link_id,
 )
+from app.portal.group_views import changed_items
 from app.portal.links import LinkCheck
 from app.portal.service import ServedForm
 from app.portal.views import (
@@ -94,7 +96,8 @@ def _linked_form(check: LinkCheck) -> LinkedForm:
     fixed = {
         n: v for n, v in prefill.values.items() if n in known and n not in editable
     }
-    return LinkedForm(served, fixed, dict(prefill.values))
+    # A group's lists go onto the page as its items' inputs.
+    return LinkedForm(served, fixed, flat_values(form.definition, prefill.values))
 
 
 def _tenant(request: web.Request, check: LinkCheck) -> Tenant:
@@ -363,6 +366,16 @@ async def send_link_form(request: web.Request) -> web.Response:
     intake.link_id = check.link.id
     intake.record_ref = check.prefill.record_ref or None
     await read_all(intake, reader)
+    if changed := await changed_items(linked.served.definition, intake):
+        return _link_page(
+            request,
+            check,
+            linked,
+            values=changed["values"],
+            errors=changed["errors"],
+            reselect=changed["reselect"],
+            status=changed["status"],
+        )
 
     result = validate(linked.served.definition, intake.values, intake.uploads())
     errors = in_page_order(linked.served, {**result.errors, **intake.file_errors})

@@ -61,3 +61,26 @@ class ApiKeyStore:
             return None
         scopes = frozenset(row["scopes"].split())
         return ApiKey(row["id"], row["tenant"], row["name"], scopes)
+
+
+class LinkWebhookProgress:
+    """How far each tenant's link.state webhook has been answered, kept durable."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def delivered(self, tenant: str) -> int | None:
+        """Return the last history row the tenant's MODWORK took, None if unset."""
+        row = await self.db.fetchone(
+            "SELECT delivered FROM link_webhook_progress WHERE tenant = ?", (tenant,)
+        )
+        return None if row is None else row["delivered"]
+
+    async def advance(self, tenant: str, seq: int) -> None:
+        """Note that the tenant's MODWORK took every change up to a history row."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO link_webhook_progress VALUES (?, ?) "
+                "ON CONFLICT (tenant) DO UPDATE SET delivered = excluded.delivered",
+                (tenant, seq),
+            )

@@ -191,13 +191,15 @@ class LinkStore:
             (link_id,),
         )
 
-    async def history_since(self, after: int) -> list[sqlite3.Row]:
-        """Return every state change noted after a history row, oldest first."""
+    async def history_since(
+        self, tenant: str, after: int, limit: int = 100
+    ) -> list[sqlite3.Row]:
+        """Return a tenant's state changes noted after a history row, oldest first."""
         return await self.db.fetchall(
-            "SELECT h.rowid AS seq, h.link_id, h.state, h.at, l.tenant "
+            "SELECT h.rowid AS seq, h.link_id, h.state, h.at "
             "FROM link_history AS h JOIN links AS l ON l.id = h.link_id "
-            "WHERE h.rowid > ? ORDER BY h.rowid",
-            (after,),
+            "WHERE l.tenant = ? AND h.rowid > ? ORDER BY h.rowid LIMIT ?",
+            (tenant, after, limit),
         )
 
     async def last_history_row(self) -> int:

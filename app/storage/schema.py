@@ -92,6 +92,14 @@ PORTAL = (
         published_at TEXT NOT NULL
     );
     """,
+    # How far each tenant's MODWORK has taken the links' history by the
+    # link.state webhook: the number of the last history row it answered 2xx.
+    """
+    CREATE TABLE link_webhook_progress (
+        tenant TEXT PRIMARY KEY,
+        delivered INTEGER NOT NULL
+    );
+    """,
 )
 
 # The built-in back office: MODWORK's stand-in.
