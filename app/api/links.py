@@ -157,13 +157,13 @@ def _known_names(fields: Fields, form, names, member: str) -> list[str]:
     return [n for n in names if n in known]
 
 
-def _prefill(fields: Fields, form: FormDefinition, values: dict) -> None:
+def _prefill(fields: Fields, form: FormDefinition | None, values: dict) -> None:
     """Check the pre-filled values as a clerk's are, naming each wrong one.
 
     A wrong entry of a group's list is named `values.FIELD[i]`, i from 0.
     """
-    if any(e["field"].startswith("values.") for e in fields.errors):
-        return  # a value of the wrong shape is named already
+    if form is None or any(e["field"].startswith("values.") for e in fields.errors):
+        return  # no form to check against, or a value of the wrong shape named
     known = _known_names(fields, form, values, "values")
     for where, message in prefill_problems(form, {n: values[n] for n in known}):
         fields.wrong(f"values.{where}", message)
