@@ -4,6 +4,8 @@ import dataclasses
 
 import pytest
 
+from app.backoffice.forms import FORMS
+from app.commands import export_text, publish_definition
 from app.forms.definition import (
     DefinitionError,
     FormDefinition,
@@ -13,8 +15,12 @@ from app.forms.definition import (
 from app.forms.editor import EditRefused
 from app.forms.groups import Repeat
 from app.forms.source import definition_yaml
+from app.keys import BACKOFFICE, PORTAL, TENANTS
+from tests.admin_helpers import log_in_clerk, page_text, post
 from tests.test_conditions import FORM as CONDITIONS
 from tests.test_editor import DEMO_FORMS, catalog, meter
+from tests.test_form_pages import EDIT, UMZUG, editor_page, new_form, newest
+from tests.test_groups import Page
 from tests.test_step_editor import apply
 
 __all__ = ["catalog", "meter"]
@@ -292,3 +298,114 @@ def test_a_broken_button_text_in_a_file_is_refused_with_its_line(catalog, line, 
     with pytest.raises(DefinitionError, match=reason) as refusal:
         parse_definition("\n".join(lines), catalog)
     assert str(refusal.value).startswith(f"line {lines.index(line) + 1}: ")
+
+
+# Over the real app: the admin pages, the portal, export and import.
+
+
+async def made_repeatable(client, **rule) -> str:
+    """Make the umzug form's first section a group in the editor; return a token."""
+    token = await log_in_clerk(client)
+    await new_form(client, token, "ZAEHLER_NR", "ZAEHLER_STAND")
+    page = await editor_page(client, **ticked(0, **rule))
+    response = await post(client, EDIT, token, page)
+    assert response.status == 303, await response.text()
+    return token
+
+
+async def test_a_group_made_in_the_editor_shows_its_add_button_in_the_portal(client):
+    add = "Weitere <b>Messstelle</b> {{ 7 * 7 }}"
+    token = await made_repeatable(client, item="Messstelle", add=add)
+    published = await post(client, f"{UMZUG}/publish", token, {"version": "4"})
+    assert published.status == 303
+
+    html = await page_text(client, "/musterstadt/umzug")
+
+    shown = Page(html)
+    assert shown.buttons == ["add.1"]
+    assert [x for x in shown.legends if x.startswith("Messstelle")] == ["Messstelle 1"]
+    assert "Weitere &lt;b&gt;Messstelle&lt;/b&gt; {{ 7 * 7 }}</button>" in html
+
+
+@pytest.mark.parametrize(
+    ("changes", "name", "message"),
+    [
+        (ticked(0, high="99"), "section-0-repeat_max", "eine ganze Zahl von 1 bis 20"),
+        (ticked(0, item=""), "section-0-repeat_item", "wie ein Eintrag heißt"),
+        (
+            {**ticked(0), "action": "add:0", "add-0": "KUNDE_EMAIL"},
+            "section-0-repeat",
+            "„E-Mail-Adresse“ kann nicht in einem wiederholbaren Abschnitt stehen",
+        ),
+    ],
+)
+async def test_a_refused_rule_is_named_at_its_input_and_nothing_is_saved(
+    client, changes, name, message
+):
+    token = await log_in_clerk(client)
+    await new_form(client, token, "ZAEHLER_NR")
+    typed = {"section-0-repeat_add": "<i>Neu</i>"}
+    page = await editor_page(client, **changes, **typed)
+
+    response = await post(client, EDIT, token, page)
+
+    html = " ".join((await response.text()).split())
+    assert response.status == 422
+    assert f'<p class="field__error" id="e-{name}">' in html
+    assert message in html.split(f'id="e-{name}">')[1].split("</p>")[0]
+    assert 'value="&lt;i&gt;Neu&lt;/i&gt;"' in html
+    assert (await newest(client))[0].last_version == 2
+
+
+async def test_steps_for_a_form_with_a_group_are_refused_on_the_page(client):
+    token = await made_repeatable(client)
+    page = await editor_page(client, action="step_add", new_step="Zähler")
+
+    response = await post(client, EDIT, token, page)
+
+    assert response.status == 422
+    assert "Nehmen Sie zuerst das Häkchen bei „Wiederholbar“ weg." in (
+        " ".join((await response.text()).split())
+    )
+
+
+async def test_saving_restoring_and_comparing_keep_the_rule(client):
+    token = await made_repeatable(client, high="4", item="Messstelle", remove="Weg")
+    _, made = await newest(client)
+    rule = made.sections[0].repeat
+    page = await editor_page(client, title="Umzug, neu")
+    assert (await post(client, EDIT, token, page)).status == 303
+    await post(client, f"{UMZUG}/versions/3/restore", token)
+    await post(client, f"{UMZUG}/versions/4/restore", token)
+
+    form, restored = await newest(client)
+    versions = [await client.app[FORMS].version(form, n) for n in (5, 6, 7)]
+    compared = " ".join((await page_text(client, f"{UMZUG}/compare?a=3&b=4")).split())
+    shown = " ".join((await page_text(client, f"{UMZUG}/versions/4")).split())
+
+    assert rule == Repeat(1, 4, "Messstelle", "Messstelle hinzufügen", "Weg")
+    assert [v.sections[0].repeat for v in versions] == [rule, None, rule]
+    assert restored == made
+    assert (
+        "Ihre Angaben: 1 bis 4 × Messstelle (Knöpfe „Messstelle hinzufügen“, „Weg“)"
+        in compared
+    )
+    assert (
+        "Wiederholbar: 1 bis 4 × „Messstelle“; Knöpfe „Messstelle hinzufügen“ "
+        "und „Weg“." in shown
+    )
+
+
+async def test_an_exported_group_imports_back_as_the_same_form(client):
+    await made_repeatable(client, low="2", item="Zähler", add="Noch ein Zähler")
+    form, made = await newest(client)
+    exported = await export_text(client.app[FORMS], "musterstadt", "umzug")
+
+    app = client.app
+    await publish_definition(
+        app[PORTAL], app[BACKOFFICE], app[TENANTS], exported["text"], "umzug.yaml"
+    )
+
+    form, imported = await newest(client)
+    assert "add_label: Noch ein Zähler" in exported["text"]
+    assert (form.last_version, imported) == (5, made)
