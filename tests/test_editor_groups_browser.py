@@ -1,6 +1,6 @@
 """A clerk makes a section repeatable in Chromium and tries it in the preview."""
 
-from tests.test_forms_browser import page
+from tests.test_forms_browser import new_meter_form, page
 
 __all__ = ["page"]
 
@@ -12,14 +12,7 @@ def meter(page, number: int):
 
 
 def test_a_clerk_makes_a_section_repeatable_and_adds_an_item_in_the_preview(page):
-    page.goto("/admin/forms/new")
-    page.select_option("#f-record_type", "ZAEHLERSTAND")
-    page.fill("#f-title", "Zähler melden")
-    page.fill("#f-slug", "zaehler")
-    page.click("text=Formular anlegen")
-    for name in ("ZAEHLER_NR", "ZAEHLER_STAND"):
-        page.select_option("#f-add-0", name)
-        page.click("button[value='add:0']")
+    new_meter_form(page, "Zähler melden", "zaehler")
     page.check("#f-section-0-repeat")
     page.fill("#f-section-0-repeat_max", "3")
     page.fill("#f-section-0-repeat_item", "Messstelle")
