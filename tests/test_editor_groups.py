@@ -6,6 +6,7 @@ import pytest
 
 from app.backoffice.forms import FORMS
 from app.commands import export_text, publish_definition
+from app.forms import group_editor
 from app.forms.definition import (
     DefinitionError,
     FormDefinition,
@@ -13,7 +14,7 @@ from app.forms.definition import (
     parse_definition,
 )
 from app.forms.editor import EditRefused
-from app.forms.groups import Repeat
+from app.forms.groups import REFUSED_NAMES, REFUSED_TYPES, Repeat
 from app.forms.source import definition_yaml
 from app.keys import BACKOFFICE, PORTAL, TENANTS
 from tests.admin_helpers import log_in_clerk, page_text, post
@@ -139,6 +140,10 @@ def test_a_rule_out_of_bounds_is_refused_at_its_input(meter, catalog, changes, e
 
 
 BANK = "Die Bankdaten werden auseinander abgeleitet."
+
+
+def test_every_field_a_group_refuses_has_a_german_reason():
+    assert set(group_editor.WHY_NOT) == REFUSED_TYPES | REFUSED_NAMES
 
 
 @pytest.mark.parametrize(

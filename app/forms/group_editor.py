@@ -39,7 +39,8 @@ GETS_STEPS = (
     "haben: Die Seiten der Schritte tragen nur einzelne Werte. Nehmen Sie "
     "zuerst das Häkchen bei „Wiederholbar“ weg."
 )
-# Why a field cannot be part of a group, by type (or name), as groups.py says.
+# Why a field cannot be part of a group, by type (or name): one reason for
+# each of groups.REFUSED_TYPES and REFUSED_NAMES.
 WHY_NOT = {
     "consent": "Eine Einwilligung wird einmal für die ganze Sendung gegeben.",
     "email": "An die erste E-Mail-Adresse geht die Eingangsbestätigung.",
@@ -64,14 +65,17 @@ LINK_CHECK_FIELD = (
 
 def inputs(section: Section) -> dict[str, str]:
     """Return what the rule's inputs show for a section, before any edit."""
-    rule = section.repeat or Repeat(NEW_MIN, NEW_MAX, "-")
+    rule = section.repeat
+    if rule is None:
+        blank = {"repeat": "", "repeat_item": "", "repeat_add": "", "repeat_remove": ""}
+        return blank | {"repeat_min": str(NEW_MIN), "repeat_max": str(NEW_MAX)}
     return {
-        "repeat": "ja" if section.repeat else "",
+        "repeat": "ja",
         "repeat_min": str(rule.min),
         "repeat_max": str(rule.max),
-        "repeat_item": rule.item if section.repeat else "",
-        "repeat_add": rule.add_label if section.repeat else "",
-        "repeat_remove": rule.remove_label if section.repeat else "",
+        "repeat_item": rule.item,
+        "repeat_add": rule.add_label,
+        "repeat_remove": rule.remove_label,
     }
 
 

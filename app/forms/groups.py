@@ -58,7 +58,7 @@ def default_labels(item: str) -> tuple[str, str]:
 
 
 def earlier_labels(item: str) -> tuple[str, str]:
-    """Return the buttons' texts versions stored before they could be set showed."""
+    """Return the buttons' texts shown by versions stored before they could be set."""
     return f"Weiteren {item} hinzufügen", f"Diesen {item} entfernen"
 
 
