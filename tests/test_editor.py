@@ -32,6 +32,13 @@ def page_of(form, **changes) -> dict[str, list[str]]:
     for index, section in enumerate(form.sections):
         page[f"section-{index}-title"] = [section.title]
         page[f"section-{index}-help"] = [section.help]
+        if rule := section.repeat:
+            page[f"section-{index}-repeat"] = ["ja"]
+            page[f"section-{index}-repeat_min"] = [str(rule.min)]
+            page[f"section-{index}-repeat_max"] = [str(rule.max)]
+            page[f"section-{index}-repeat_item"] = [rule.item]
+            page[f"section-{index}-repeat_add"] = [rule.add_label]
+            page[f"section-{index}-repeat_remove"] = [rule.remove_label]
         for field in section.fields:
             name = field.name
             page[f"{name}-label"] = [field.label]

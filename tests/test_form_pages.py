@@ -41,7 +41,8 @@ async def editor_page(client, **fields) -> dict:
             html,
         )
     )
-    sent.update(re.findall(r'name="([^"]+-required)"\s+value="ja" checked', html))
+    ticked = r'name="([^"]+-(?:required|repeat))"\s+value="ja" checked'
+    sent.update((name, "ja") for name in re.findall(ticked, html))
     for name, options in re.findall(
         r'name="([^"]+-show_if)">(.*?)</select>', html, re.S
     ):

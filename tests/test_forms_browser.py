@@ -18,16 +18,21 @@ def month_end(day: date) -> date:
     return first_of_next - timedelta(days=1)
 
 
-def test_a_clerk_builds_previews_and_schedules_a_form(page):
+def new_meter_form(page, title: str, slug: str) -> None:
+    """Create a meter reading form and add two catalog fields in the editor."""
     page.goto("/admin/forms")
     page.click("text=Neues Formular anlegen")
     page.select_option("#f-record_type", "ZAEHLERSTAND")
-    page.fill("#f-title", "Umzug melden")
-    page.fill("#f-slug", "umzug")
+    page.fill("#f-title", title)
+    page.fill("#f-slug", slug)
     page.click("text=Formular anlegen")
     for name in ("ZAEHLER_NR", "ZAEHLER_STAND"):
         page.select_option("#f-add-0", name)
         page.click("button[value='add:0']")
+
+
+def test_a_clerk_builds_previews_and_schedules_a_form(page):
+    new_meter_form(page, "Umzug melden", "umzug")
     page.fill("#f-ZAEHLER_STAND-label", "Stand heute")
     page.click("button[value='up:ZAEHLER_STAND']")
     page.click("text=Vorschau")

@@ -106,12 +106,14 @@ def test_link_check_may_not_name_a_repeated_field(catalog):
 
 def test_compare_names_a_changed_repeat_rule(catalog):
     left = parse_definition(GROUP, catalog)
-    right = parse_definition(GROUP.replace('max: "3"', 'max: "5"'), catalog)
+    changed = GROUP.replace('max: "3"', 'max: "5", add_label: Noch einer')
+    right = parse_definition(changed, catalog)
     [change] = compare(left, right)
+    buttons = "„Zähler hinzufügen“, „Zähler entfernen“"
     assert (change.subject, change.left, change.right) == (
         "Wiederholbare Abschnitte",
-        "Zähler: 1 bis 3 × Zähler",
-        "Zähler: 1 bis 5 × Zähler",
+        f"Zähler: 1 bis 3 × Zähler (Knöpfe {buttons})",
+        "Zähler: 1 bis 5 × Zähler (Knöpfe „Noch einer“, „Zähler entfernen“)",
     )
 
 

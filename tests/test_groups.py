@@ -8,7 +8,7 @@ import pytest
 
 from app.backoffice.links import LinkError, LinkRequest
 from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, OUTBOX, PORTAL
-from tests.admin_helpers import ADMIN, log_in_clerk, page_text, post
+from tests.admin_helpers import ADMIN, log_in_clerk, post
 from tests.conftest import (
     ADMIN_PASSWORD,
     add_clerk,
@@ -265,14 +265,6 @@ async def test_the_preview_adds_an_item_without_a_test_send(client):
     assert response.status == 200
     assert (shown(html, "items.2"), shown(html, "ZAEHLER_NR.1")) == ("2", "M1")
     assert await client.app[PORTAL].store.submission_ids() == set()
-
-
-async def test_the_editor_refuses_a_form_with_a_repeatable_section(client):
-    token = await log_in_clerk(client)
-    await page_text(client, f"{ADMIN}/zaehlerstaende/edit")
-    response = await post(client, f"{ADMIN}/zaehlerstaende/edit", token, {"base": "1"})
-    assert response.status == 422
-    assert "wiederholbare Abschnitte" in " ".join((await response.text()).split())
 
 
 @pytest.mark.parametrize("kind", ["query", "order"])

@@ -116,7 +116,11 @@ async def test_the_editor_page_renames_a_step_and_the_preview_shows_the_steps(cl
     token = await log_in_clerk(client)
     page = await page_text(client, f"{CONTRACT_ADMIN}/edit")
     assert 'name="step-3-title"' in page
-    fields = dict(re.findall(r'name="([^"]+)"\s+value="([^"]*)"', page))
+    # Text inputs only: a browser sends no box that is not ticked.
+    fields = dict(
+        re.findall(r'class="input" [^>]*name="([^"]+)"\s+value="([^"]*)"', page)
+    )
+    fields["base"] = re.search(r'name="base" value="(\d+)"', page).group(1)
     fields |= {"step-2-title": "<b>Lieferstelle</b>", "action": "save"}
 
     answer = await post(client, f"{CONTRACT_ADMIN}/edit", token, fields)

@@ -16,10 +16,11 @@ from app.backoffice.forms import (
     publish_problems,
 )
 from app.clock import german
-from app.forms import compare, editor, lifecycle, step_editor
+from app.forms import compare, editor, group_editor, lifecycle, step_editor
 from app.forms.catalog import unsafe_character
 from app.forms.definition import FormDefinition
 from app.forms.editor import MAX_TEXT, Posted
+from app.forms.groups import MAX_ITEMS
 from app.forms.lifecycle import STATE_LABELS
 from app.keys import CLERK, CONFIG, TENANTS
 from app.storage.forms import FormRow
@@ -447,6 +448,8 @@ def _editor_context(
         "error_map": errors,
         "problems": publish_problems(definition),
         "step_marks": step_editor.marks(definition),
+        "repeat_inputs": [group_editor.inputs(s) for s in definition.sections],
+        "max_items": MAX_ITEMS,
         "message": DONE_MESSAGES.get(request.query.get("done", "")),
         "page_title": ("Fehler: " if errors else "")
         + f"Bearbeiten: {definition.title}",

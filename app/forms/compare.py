@@ -77,7 +77,8 @@ def _form_facts(form: FormDefinition) -> dict[str, str]:
             for step in form.steps
         ),
         "Wiederholbare Abschnitte": " | ".join(
-            f"{s.title}: {s.repeat.min} bis {s.repeat.max} × {s.repeat.item}"
+            f"{s.title}: {s.repeat.min} bis {s.repeat.max} × {s.repeat.item} "
+            f"(Knöpfe „{s.repeat.add_label}“, „{s.repeat.remove_label}“)"
             for s in form.sections
             if s.repeat
         ),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.forms import step_editor
+from app.forms import group_editor, step_editor
 from app.forms.catalog import Catalog, CatalogField, unsafe_character
 from app.forms.definition import (
     _PLACEHOLDER_TYPES,
@@ -25,15 +25,12 @@ from app.forms.definition import (
     build_field,
 )
 
-# Limitation: the editor offers no repeatable groups, and it refuses to save a
-# form that has some, which is edited as a YAML file instead.
+# Limitation: the editor has no inputs for a form's link_check,
+# confirmation_mail, link_expiry_days and max_submission_bytes; it keeps what
+# an import set, and only a new import of a YAML file changes them.
 MB = 1_000_000
 # A size in megabytes as a clerk types it: up to four digits, two decimals.
 _SIZE = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?")
-REPEAT_REFUSED = (
-    "Dieses Formular hat wiederholbare Abschnitte, die der Editor nicht "
-    "bearbeiten kann. Ändern Sie es als YAML-Datei mit run.py import-form."
-)
 MAX_TEXT = 2000
 TYPE_LABELS = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}
 
@@ -123,10 +120,11 @@ def apply(
     base: FormDefinition, posted: Posted, catalog: Catalog, max_file_bytes: int
 ) -> FormDefinition:
     """Return the definition the page describes, with its button's action done."""
-    if any(section.repeat for section in base.sections):
-        # Saving here would drop the repeat rules the editor does not show.
-        raise EditRefused({"action": REPEAT_REFUSED})
     errors: dict[str, str] = {}
+
+    def text(name: str, required: str = "") -> str:
+        return _text(posted, name, errors, required=required)
+
     title = _text(posted, "title", errors, required="Geben Sie einen Titel an.")
     intro = _text(posted, "intro", errors)
     sections = []
@@ -145,11 +143,10 @@ def apply(
                     _field(posted, catalog, base, field, max_file_bytes, errors)
                     for field in section.fields
                 ),
+                group_editor.read(key, section.repeat, posted.one, text, errors),
             )
         )
-    steps = step_editor.read_titles(
-        base, lambda name, required: _text(posted, name, errors, required=required)
-    )
+    steps = step_editor.read_titles(base, text)
     if errors:
         raise EditRefused(errors)
     edited = dataclasses.replace(
@@ -161,7 +158,10 @@ def apply(
         # An order stays links only whatever is ticked; see FormDefinition.
         links_only=posted.one("links_only") == "ja",
     )
-    return _settle_conditions(_act(edited, posted, catalog))
+    settled = _settle_conditions(_act(edited, posted, catalog))
+    if refused := group_editor.refusals(base, settled):
+        raise EditRefused(refused)
+    return settled
 
 
 def _settle_conditions(form: FormDefinition) -> FormDefinition:
@@ -301,7 +301,7 @@ def _act(form: FormDefinition, posted: Posted, catalog: Catalog) -> FormDefiniti
     if stepped is not None:
         return stepped
     sections = [list(section.fields) for section in form.sections]
-    heads = [(s.title, s.help) for s in form.sections]
+    heads = [(s.title, s.help, s.repeat) for s in form.sections]
     if verb == "add":
         sections = _add_field(form, posted, catalog, sections, target)
     elif verb in ("up", "down", "remove"):
@@ -312,7 +312,7 @@ def _act(form: FormDefinition, posted: Posted, catalog: Catalog) -> FormDefiniti
             raise EditRefused({"new_section": "Geben Sie dem Abschnitt einen Titel."})
         if form.steps:
             return step_editor.add_section(form, title)
-        heads.append((title, ""))
+        heads.append((title, "", None))
         sections.append([])
     elif verb in ("section_up", "section_down", "section_remove"):
         heads, sections = _move_section(heads, sections, _index(target), verb)
@@ -321,8 +321,8 @@ def _act(form: FormDefinition, posted: Posted, catalog: Catalog) -> FormDefiniti
     return dataclasses.replace(
         form,
         sections=tuple(
-            Section(title, help_, tuple(fields))
-            for (title, help_), fields in zip(heads, sections, strict=True)
+            Section(title, help_, tuple(fields), repeat)
+            for (title, help_, repeat), fields in zip(heads, sections, strict=True)
         ),
     )
 

@@ -45,17 +45,66 @@ _COUNT_NAME = re.compile(r"items\.[1-9][0-9]?")
 _ACTION = re.compile(r"add\.([1-9][0-9]?)|remove\.([1-9][0-9]?)\.([1-9][0-9]?)")
 
 
+_RULE_KEYS = ("min", "max", "item", "add_label", "remove_label")
+
+
+def default_labels(item: str) -> tuple[str, str]:
+    """Return the add and remove buttons' texts for an item, fit for any gender.
+
+    "Zähler hinzufügen" reads right for "Zähler", "Messstelle" and "Gerät"
+    alike, where "Weiteren … hinzufügen" would need the item's gender.
+    """
+    return f"{item} hinzufügen", f"{item} entfernen"
+
+
+def earlier_labels(item: str) -> tuple[str, str]:
+    """Return the buttons' texts shown by versions stored before they could be set."""
+    return f"Weiteren {item} hinzufügen", f"Diesen {item} entfernen"
+
+
 @dataclass(frozen=True)
 class Repeat:
-    """How often a section may be filled in, and what one item is called."""
+    """How often a section is filled in, what an item is called, its buttons.
+
+    Empty button texts are filled from the item by default_labels().
+    """
 
     min: int
     max: int
     item: str
+    add_label: str = ""
+    remove_label: str = ""
+
+    def __post_init__(self) -> None:
+        add, remove = default_labels(self.item)
+        object.__setattr__(self, "add_label", self.add_label or add)
+        object.__setattr__(self, "remove_label", self.remove_label or remove)
 
     def to_dict(self) -> dict:
         """Return the rule as a JSON-safe dict."""
-        return {"min": self.min, "max": self.max, "item": self.item}
+        return {key: getattr(self, key) for key in _RULE_KEYS}
+
+
+@dataclass(frozen=True)
+class GroupProblem:
+    """A rule of repeatable sections a form breaks, by section and field.
+
+    `kind` is one of STEPPED, SHOW_IF_INSIDE, SHOW_IF_TOWARDS, REFUSED_FIELD
+    and LINK_CHECK; `field` is empty for a problem of the whole section.
+    """
+
+    kind: str
+    section: int
+    field: str = ""
+
+
+STEPPED, SHOW_IF_INSIDE, SHOW_IF_TOWARDS, REFUSED_FIELD, LINK_CHECK = (
+    "stepped",
+    "show_if_inside",
+    "show_if_towards",
+    "refused_field",
+    "link_check",
+)
 
 
 class GroupError(ValueError):
@@ -70,7 +119,7 @@ def repeat_of(node: yaml.Node | None) -> Repeat | None:
     if node is None:
         return None
     entry = mapping_of(
-        node, "repeat", allowed={"min", "max", "item"}, required=("min", "max", "item")
+        node, "repeat", allowed=set(_RULE_KEYS), required=("min", "max", "item")
     )
     low = positive_int_of(entry["min"], "min")
     high = positive_int_of(entry["max"], "max")
@@ -79,20 +128,62 @@ def repeat_of(node: yaml.Node | None) -> Repeat | None:
     if high > MAX_ITEMS:
         reason = f"repeat max may be at most {MAX_ITEMS}"
         raise YamlError(line_of(entry["max"]), reason)
-    return Repeat(low, high, filled_text_of(entry["item"], "item"))
+    labels = [
+        filled_text_of(entry[key], key) if key in entry else ""
+        for key in ("add_label", "remove_label")
+    ]
+    return Repeat(low, high, filled_text_of(entry["item"], "item"), *labels)
 
 
 def repeat_from_dict(data: object) -> Repeat | None:
-    """Rebuild a repeat rule from to_dict() output; None stays None."""
+    """Rebuild a repeat rule from to_dict() output; None stays None.
+
+    A rule stored before the buttons' texts could be set gets the texts
+    its version showed then.
+    """
     if data is None:
         return None
-    if not isinstance(data, dict) or set(data) != {"min", "max", "item"}:
+    if isinstance(data, dict) and set(data) == {"min", "max", "item"}:
+        add, remove = earlier_labels(data["item"])
+        data = {**data, "add_label": add, "remove_label": remove}
+    if not isinstance(data, dict) or set(data) != set(_RULE_KEYS):
         raise ValueError("a repeat rule does not have the expected keys")
-    low, high, item = data["min"], data["max"], data["item"]
+    low, high, *texts = (data[key] for key in _RULE_KEYS)
     numbers_ok = all(type(n) is int for n in (low, high)) and 1 <= low <= high
-    if not numbers_ok or high > MAX_ITEMS or not isinstance(item, str) or not item:
+    texts_ok = all(isinstance(text, str) and text for text in texts)
+    if not numbers_ok or high > MAX_ITEMS or not texts_ok:
         raise ValueError("a repeat rule is out of range")
-    return Repeat(low, high, item)
+    return Repeat(low, high, *texts)
+
+
+def group_problems(
+    sections: "Sequence[Section]", link_check: str, *, stepped: bool
+) -> list[GroupProblem]:
+    """Return every rule of repeatable sections the sections break, in page order.
+
+    A show_if is refused inside a group and towards a field of a group: the
+    condition would have to hold per item, which the stylesheet that hides
+    fields cannot express. The YAML parser and the editor both judge by it.
+    """
+    grouped = {f.name for s in sections if s.repeat for f in s.fields}
+    found = []
+    for number, section in enumerate(sections):
+        # Limitation: a repeatable section cannot sit in a stepped form, since
+        # the step pages and their encrypted state carry single values only.
+        if stepped and section.repeat:
+            found.append(GroupProblem(STEPPED, number))
+        for field in section.fields:
+            if section.repeat and field.show_if_field:
+                found.append(GroupProblem(SHOW_IF_INSIDE, number, field.name))
+            elif field.show_if_field in grouped:
+                found.append(GroupProblem(SHOW_IF_TOWARDS, number, field.name))
+            if not section.repeat:
+                continue
+            if field.type in REFUSED_TYPES or field.name in REFUSED_NAMES:
+                found.append(GroupProblem(REFUSED_FIELD, number, field.name))
+            if field.name == link_check:
+                found.append(GroupProblem(LINK_CHECK, number, field.name))
+    return found
 
 
 def check_groups(
@@ -102,36 +193,26 @@ def check_groups(
     *,
     stepped: bool,
 ) -> None:
-    """Refuse fields a repeatable section cannot hold, naming their line.
+    """Refuse the first rule of repeatable sections broken, naming its line."""
+    problems = group_problems(sections, link_check, stepped=stepped)
+    if not problems:
+        return
+    problem = problems[0]
+    node = section_nodes[problem.section]
+    if problem.field:
+        fields = _value(node, "fields").value
+        names = [f.name for f in sections[problem.section].fields]
+        node = fields[names.index(problem.field)]
+    raise YamlError(line_of(node), _REASONS[problem.kind].format(problem.field))
 
-    A show_if is refused inside a group and towards a field of a group: the
-    condition would have to hold per item, which the stylesheet that hides
-    fields cannot express.
-    """
-    grouped = {f.name for s in sections if s.repeat for f in s.fields}
-    for section_node, section in zip(section_nodes, sections, strict=True):
-        # Limitation: a repeatable section cannot sit in a stepped form, since
-        # the step pages and their encrypted state carry single values only.
-        if stepped and section.repeat:
-            reason = "a repeatable section cannot be part of a stepped form"
-            raise YamlError(line_of(section_node), reason)
-        field_nodes = _value(section_node, "fields").value
-        for node, field in zip(field_nodes, section.fields, strict=True):
-            line = line_of(node)
-            if section.repeat and field.show_if_field:
-                reason = f"field {field.name} in a repeated section cannot use show_if"
-                raise YamlError(line, reason)
-            if field.show_if_field in grouped:
-                reason = f"show_if of {field.name} may not name a repeated field"
-                raise YamlError(line, reason)
-            if not section.repeat:
-                continue
-            if field.type in REFUSED_TYPES or field.name in REFUSED_NAMES:
-                reason = f"field {field.name} cannot be part of a repeated section"
-                raise YamlError(line, reason)
-            if field.name == link_check:
-                reason = f"link_check cannot name the repeated field {field.name}"
-                raise YamlError(line, reason)
+
+_REASONS = {
+    STEPPED: "a repeatable section cannot be part of a stepped form",
+    SHOW_IF_INSIDE: "field {} in a repeated section cannot use show_if",
+    SHOW_IF_TOWARDS: "show_if of {} may not name a repeated field",
+    REFUSED_FIELD: "field {} cannot be part of a repeated section",
+    LINK_CHECK: "link_check cannot name the repeated field {}",
+}
 
 
 def _value(mapping: yaml.Node, key: str) -> yaml.Node:

@@ -8,6 +8,7 @@ import yaml
 
 from app.forms.catalog import Catalog
 from app.forms.definition import FormDefinition, FormField
+from app.forms.groups import Repeat, default_labels
 
 
 def field_source(field: FormField, catalog: Catalog) -> dict:
@@ -29,6 +30,17 @@ def field_source(field: FormField, catalog: Catalog) -> dict:
         entry["max_bytes"] = str(field.max_bytes)
     if field.show_if_field:
         entry["show_if"] = {"field": field.show_if_field, "value": field.show_if_value}
+    return entry
+
+
+def repeat_source(rule: Repeat) -> dict:
+    """Return a repeat rule as a file states it, button texts only if not default."""
+    entry = {"min": str(rule.min), "max": str(rule.max), "item": rule.item}
+    for key, default in zip(
+        ("add_label", "remove_label"), default_labels(rule.item), strict=True
+    ):
+        if getattr(rule, key) != default:
+            entry[key] = getattr(rule, key)
     return entry
 
 
@@ -64,9 +76,7 @@ def definition_source(
         if section.help:
             entry["help"] = section.help
         if section.repeat:
-            rule = section.repeat
-            entry["repeat"] = {"min": str(rule.min), "max": str(rule.max)}
-            entry["repeat"]["item"] = rule.item
+            entry["repeat"] = repeat_source(section.repeat)
         entry["fields"] = [field_source(field, catalog) for field in section.fields]
         sections.append(entry)
     if not form.steps:
