@@ -10,7 +10,15 @@ from app.application import create_app
 from app.backoffice.auth import hash_password
 from app.config import load_config
 from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, SCHEDULER
-from tests.conftest import csrf_token, free_port, send, wait_until_taken
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    add_clerk,
+    csrf_token,
+    free_port,
+    send,
+    wait_until_taken,
+)
+from tests.conftest import log_in as conftest_log_in
 from tests.linkhelp import (
     link_path,
     mailed_link,
@@ -260,3 +268,13 @@ async def test_order_forms_are_not_offered_as_pre_filled_links(client):
     orders = await (await client.get("/admin/orders/new")).text()
     assert "zaehlerwechsel" not in html
     assert 'value="musterstadt/zaehlerwechsel"' in orders
+
+
+@pytest.mark.parametrize("path", ["/admin/links/new", "/admin/orders/new"])
+async def test_a_clerk_whose_tenants_have_no_forms_is_told_so(client, path):
+    await add_clerk(client.app, "nord", ADMIN_PASSWORD, ["nordstadt"])
+    await conftest_log_in(client, "nord", ADMIN_PASSWORD)
+    page = await (await client.get(path)).text()
+    assert "Für Ihre Mandanten gibt es noch kein Formular dafür." in page
+    assert "Weiter" not in page
+    assert 'name="form"' not in page
