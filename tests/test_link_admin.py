@@ -22,6 +22,7 @@ from tests.conftest import log_in as conftest_log_in
 from tests.linkhelp import (
     link_path,
     mailed_link,
+    make_link,
     send_link_form,
     wait_for_mails,
     wait_for_state,
@@ -278,3 +279,28 @@ async def test_a_clerk_whose_tenants_have_no_forms_is_told_so(client, path):
     assert "Für Ihre Mandanten gibt es noch kein Formular dafür." in page
     assert "Weiter" not in page
     assert 'name="form"' not in page
+
+
+async def test_a_returned_query_notes_its_return_once(client):
+    token = await log_in(client)
+    record_id = await a_record(client)
+    await ask(client, token, record_id, ["KUNDE_ORT"])
+    [link] = await client.app[LINK_OFFICE].store.links_of_record(record_id)
+    await send_link_form(client, await mailed_link(client), {"KUNDE_ORT": "Leipzig"})
+    await wait_until_taken(client.app)
+    await wait_for_state(client, link.id, "returned")
+    await client.app[LINK_OFFICE].apply_events()
+    history = await client.app[LINK_OFFICE].store.history(link.id)
+    assert [row["state"] for row in history].count("returned") == 1
+
+
+async def test_a_resend_shows_as_such_in_the_clerks_history(client):
+    await log_in(client)
+    link_id = await make_link(client)
+    await mailed_link(client)
+    await client.app[LINK_OFFICE].resend(link_id)
+    html = await (await client.get(f"/admin/links/{link_id}")).text()
+    steps = re.findall(r"<li>[^<]*: ([^<]*)</li>", html)
+    assert steps[0] == "Angelegt"
+    assert steps.count("Angelegt") == 1
+    assert "Erneut gesendet (neuer Link)" in steps

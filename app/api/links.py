@@ -149,7 +149,7 @@ def _view(link: Link, history) -> dict:
         "id": link.id,
         "kind": link.kind,
         "form": {"slug": link.form_slug, "version": link.form_version},
-        "record_ref": link.prefill.get("record_ref") or None,
+        "record_ref": link.record_ref or None,
         "state": link.state,
         "failure": link.failure,
         "created_at": link.created_at,

@@ -18,7 +18,14 @@ from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
 from app.forms.definition import FormDefinition
 from app.forms.validation import validate
-from app.links import ANSWERS, FINAL_STATES, Prefill, german_day
+from app.links import (
+    ANSWERS,
+    FINAL_STATES,
+    LOCKED_NOTE,
+    RESENT,
+    Prefill,
+    german_day,
+)
 from app.mail.message import MailError, MailTemplates, check_address
 from app.mail.outbox import Outbox
 from app.mail.transport import make_transport
@@ -40,6 +47,10 @@ TEMPLATES = {
 }
 
 
+PREFILL_GONE = (
+    "Die Angaben dieses Links sind nicht mehr gespeichert; legen Sie einen "
+    "neuen Link an."
+)
 GROUPS_REFUSED = (
     "Dieses Formular hat wiederholbare Abschnitte. Links mit vorausgefüllten "
     "Angaben, Rückfragen und Aufträge sind dafür nicht möglich; bitten Sie die "
@@ -219,6 +230,7 @@ class LinkOffice:
             created_at=iso(now),
             expires_at=iso(now + timedelta(days=days)),
             changed_at=iso(now),
+            record_ref=request.record_ref,
         )
 
     async def resend(self, link_id: str, reminder: bool = False) -> None:
@@ -226,6 +238,8 @@ class LinkOffice:
         link = await self.store.link(link_id)
         if link is None or link.state == "returned":
             raise LinkError("Dieser Link lässt sich nicht erneut senden.")
+        if link.prefill is None:
+            raise LinkError(PREFILL_GONE)
         now = utcnow()
         expires = link.expires_at
         if not reminder:
@@ -249,7 +263,7 @@ class LinkOffice:
                 await sql.mark_reminded(conn, link.id, iso(now))
             else:
                 await sql.set_link_state(
-                    conn, link.id, "created", iso(now), None, expires
+                    conn, link.id, "created", iso(now), None, expires, RESENT
                 )
                 if link.record_id is not None and link.kind in ANSWERS:
                     await sql.set_record_status(conn, link.record_id, WAITING_STATUS)
@@ -270,6 +284,7 @@ class LinkOffice:
             await sql.set_link_state(conn, link.id, "revoked", iso(utcnow()))
             if link.record_id is not None and link.kind in ANSWERS:
                 await sql.set_record_status(conn, link.record_id, "in_progress")
+        await self.db.checkpoint()  # no old copy of the pre-fill in the WAL
         self.states_changed.set()
 
     async def _publish(self, link: sql.Link, expires_at: str) -> str:
@@ -386,7 +401,13 @@ class LinkOffice:
                     await sql.set_link_state(conn, event.link_id, "opened", event.at)
                 elif event.event == "locked" and row["state"] not in FINAL_STATES:
                     await sql.set_link_state(
-                        conn, event.link_id, "revoked", event.at, LOCKED
+                        conn,
+                        event.link_id,
+                        "revoked",
+                        event.at,
+                        LOCKED,
+                        None,
+                        LOCKED_NOTE,
                     )
                 elif event.event == "expired" and row["state"] not in FINAL_STATES:
                     await sql.set_link_state(conn, event.link_id, "expired", event.at)
@@ -395,6 +416,8 @@ class LinkOffice:
                             conn, row["record_id"], "in_progress"
                         )
         await self.portal_links.acknowledge_events(events[-1].seq)
+        if any(event.event != "opened" for event in events):
+            await self.db.checkpoint()  # no old copy of a pre-fill in the WAL
         self.states_changed.set()
         return len(events)
 

@@ -182,7 +182,8 @@ class BackOfficeStore:
     async def _add_record(self, conn, record: NewRecord) -> int:
         """Insert a record, or lay a query's answer over the record it asked."""
         link = await links.link_state(conn, record.link_id) if record.link_id else None
-        if link is not None:
+        # The portal's event of the send may have noted the return already.
+        if link is not None and link["state"] != "returned":
             await links.set_link_state(
                 conn, record.link_id, "returned", record.taken_at
             )
