@@ -412,11 +412,21 @@ async def test_an_unknown_link_is_404(api, link_id):
         ),
         (
             "/api/v1/orders",
-            {"window": {"from": "2026-12-18", "until": "2026-12-07"}},
+            {"window": {"from": WINDOW["until"], "until": WINDOW["from"]}},
             [
                 {
                     "field": "window.until",
                     "message": "Der späteste Termin liegt vor dem frühesten.",
+                }
+            ],
+        ),
+        (
+            "/api/v1/orders",
+            {"window": {"from": "2020-01-06", "until": "2020-01-10"}},
+            [
+                {
+                    "field": "window.until",
+                    "message": "Der späteste Termin liegt in der Vergangenheit.",
                 }
             ],
         ),

@@ -379,6 +379,10 @@ class LinkOffice:
             return
         if outcome == "sent" and row["state"] == "created":
             await sql.set_link_state(conn, link_id, "sent", now)
+        elif outcome == "sent":
+            # The mail went after the link moved on (an order already overdue,
+            # say): the history tells it, the state it reached stays.
+            await sql.note_history(conn, link_id, "sent", now, "")
         elif outcome == "failed" and row["state"] not in FINAL_STATES:
             await sql.set_link_state(conn, link_id, "failed", now, reason)
         self.states_changed.set()
