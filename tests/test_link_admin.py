@@ -28,10 +28,12 @@ from tests.linkhelp import (
     wait_for_state,
 )
 from tests.smtp import SmtpServer
+from tests.test_admin import listed
 from tests.test_orders import ORDER
 from tests.test_submission import GOOD_SEPA, SEPA
 
 PASSWORD = "ein langes Passwort"
+RECEIPT = re.compile(r"[A-Z]{2}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 ADMIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -304,3 +306,20 @@ async def test_a_resend_shows_as_such_in_the_clerks_history(client):
     assert steps[0] == "Angelegt"
     assert steps.count("Angelegt") == 1
     assert "Erneut gesendet (neuer Link)" in steps
+
+
+async def test_the_receipt_of_a_query_answer_finds_its_record(client):
+    token = await log_in(client)
+    record_id = await a_record(client)
+    await ask(client, token, record_id, ["KUNDE_ORT"])
+    answer = await send_link_form(
+        client, await mailed_link(client), {"KUNDE_ORT": "Leipzig"}
+    )
+    [receipt] = set(RECEIPT.findall(await answer.text()))
+    await wait_until_taken(client.app)
+    record = await client.app[BACKOFFICE].store.record(record_id)
+    assert receipt != record["receipt"]
+    found = await client.get("/admin/records", params={"q": receipt.lower()})
+    html = await found.text()
+    assert listed(html) == [(record["receipt"], "In Bearbeitung")]
+    assert f"gefunden über die Rückmeldung {receipt} vom" in html
