@@ -132,3 +132,16 @@ async def test_the_migration_keeps_links_their_history_and_record_ref(tmp_path):
         "sent",
     )
     assert history == [("created", "t0", ""), ("sent", "t1", "")]
+
+
+async def test_the_clerk_is_told_why_a_revoked_link_cannot_be_resent(client):
+    token = await log_in(client)
+    link_id = await a_contract(client, a_marker())
+    await revoke(client, link_id)
+    page = await (await client.get(f"/admin/links/{link_id}")).text()
+    fields = {"csrf_token": token}
+    refused = await client.post(f"/admin/links/{link_id}/resend", data=fields)
+    assert "Erneut senden (neuer Link)" not in page
+    assert PREFILL_GONE in page
+    assert refused.status == 409
+    assert PREFILL_GONE in await refused.text()
