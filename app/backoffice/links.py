@@ -8,6 +8,7 @@ the same transaction as the link itself. The token then lives only in the
 
 import asyncio
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -284,8 +285,17 @@ class LinkOffice:
             await sql.set_link_state(conn, link.id, "revoked", iso(utcnow()))
             if link.record_id is not None and link.kind in ANSWERS:
                 await sql.set_record_status(conn, link.record_id, "in_progress")
-        await self.db.checkpoint()  # no old copy of the pre-fill in the WAL
+        await self._fold_wal()
         self.states_changed.set()
+
+    async def _fold_wal(self) -> None:
+        """Checkpoint, so that no old copy of a cleared pre-fill stays in the WAL."""
+        # Limitation: a checkpoint that a long read keeps from finishing leaves
+        # the cleared pre-fill in the WAL until the next checkpoint succeeds.
+        try:
+            await self.db.checkpoint()
+        except sqlite3.OperationalError:
+            log.warning("Could not fold the WAL after a link ended", exc_info=True)
 
     async def _publish(self, link: sql.Link, expires_at: str) -> str:
         """Seal the pre-fill under a fresh token and hand it to the portal."""
@@ -421,7 +431,7 @@ class LinkOffice:
                         )
         await self.portal_links.acknowledge_events(events[-1].seq)
         if any(event.event != "opened" for event in events):
-            await self.db.checkpoint()  # no old copy of a pre-fill in the WAL
+            await self._fold_wal()
         self.states_changed.set()
         return len(events)
 
