@@ -415,7 +415,9 @@ async def send_link(config: Config, args: argparse.Namespace) -> dict:
         # No server runs the timers, so the mail is tried once now; if it
         # cannot go, it waits in the outbox for the server's next start.
         await scheduler.run_due()
-        return {**answer, "waiting": bool(await outbox.store.waiting())}
+        waiting = await outbox.store.waiting()
+        own = any(mail.link_id == answer["link"] for mail in waiting)
+        return {**answer, "waiting": own}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,10 +30,18 @@ STATES = (
     ("overdue", "Überfällig"),
 )
 STATE_LABELS = dict(STATES)
+# Notes on a step of a link's history that its state alone does not tell.
+RESENT = "resent"
+LOCKED_NOTE = "locked"
 # A link in one of these states is over: nothing moves it on but a resend.
 FINAL_STATES = frozenset({"returned", "expired", "revoked"})
 # Wrong answers to a link's check before the link is locked for good.
 MAX_CHECK_TRIES = 3
+NOTE_LABELS = {
+    RESENT: "Erneut gesendet (neuer Link)",
+    LOCKED_NOTE: f"Gesperrt nach {MAX_CHECK_TRIES} falschen Antworten auf die "
+    "Sicherheitsfrage",
+}
 _TOKEN = re.compile(r"^([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 _LINK_ID = re.compile(r"^[0-9a-f]{16}$")
 

@@ -107,7 +107,9 @@ def _mail_sender(data: dict, where: str) -> tuple[str, str]:
     name = _text(mail, "from_name", where, required=False) or data["name"]
     address = _text(mail, "from_address", where, required=False)
     address = address or _text(data, "contact_email", where)
-    if any(c in name + address for c in "\r\n") or not MAIL_ADDRESS.match(address):
+    if any(c in name for c in "\r\n"):
+        raise TenantError(f"{where}: mail.from_name must be one line")
+    if any(c in address for c in "\r\n") or not MAIL_ADDRESS.match(address):
         raise TenantError(f"{where}: mail.from_address must be one plain address")
     return name, address
 

@@ -6,6 +6,7 @@ import pytest
 
 from app.api.auth import API_KEYS, revoke_key
 from app.application import create_app
+from app.backoffice.links import PREFILL_GONE
 from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, PORTAL_LINKS
 from tests import api_support
 from tests.api_support import bearer, modwork_config, new_key
@@ -156,7 +157,7 @@ async def test_an_order_goes_to_the_named_provider_with_its_window(
     body = await made(api, key, "/api/v1/orders", ORDER_BODY)
     assert (body["kind"], body["record_ref"]) == ("order", "MW-AUFTRAG-77")
     stored = await api.app[LINK_OFFICE].store.link(body["id"])
-    assert stored.prefill["due"] == "2026-12-18"
+    assert stored.prefill["due"] == ORDER["AUFTRAG_TERMIN_BIS"]
     assert stored.prefill["values"] == ORDER
     assert await api.app[BACKOFFICE].store.records(None) == []
     [mail] = await mails(api)
@@ -187,6 +188,17 @@ async def test_a_revoked_link_stops_and_a_second_revoke_is_409(api):
     assert (await api.get(link_path(mail))).status == 410
     again = await api.post(f"/api/v1/links/{link_id}/revoke", headers=bearer(key))
     assert (await problem(again, 409))["detail"] == "Dieser Link gilt schon nicht mehr."
+
+
+async def test_a_revoked_link_keeps_its_record_ref_and_cannot_be_resent(api):
+    key = await new_key(api)
+    link_id = (await made(api, key, "/api/v1/orders", ORDER_BODY))["id"]
+    await mails(api)
+    await api.post(f"/api/v1/links/{link_id}/revoke", headers=bearer(key))
+    again = await api.post(f"/api/v1/links/{link_id}/resend", headers=bearer(key))
+    status, link = await get_json(api, f"/api/v1/links/{link_id}", key)
+    assert (await problem(again, 409))["detail"] == PREFILL_GONE
+    assert (link["state"], link["record_ref"]) == ("revoked", "MW-AUFTRAG-77")
 
 
 async def test_a_resent_link_goes_out_under_a_new_token(api):
@@ -412,11 +424,21 @@ async def test_an_unknown_link_is_404(api, link_id):
         ),
         (
             "/api/v1/orders",
-            {"window": {"from": "2026-12-18", "until": "2026-12-07"}},
+            {"window": {"from": WINDOW["until"], "until": WINDOW["from"]}},
             [
                 {
                     "field": "window.until",
                     "message": "Der späteste Termin liegt vor dem frühesten.",
+                }
+            ],
+        ),
+        (
+            "/api/v1/orders",
+            {"window": {"from": "2020-01-06", "until": "2020-01-10"}},
+            [
+                {
+                    "field": "window.until",
+                    "message": "Der späteste Termin liegt in der Vergangenheit.",
                 }
             ],
         ),

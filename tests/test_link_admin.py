@@ -10,19 +10,30 @@ from app.application import create_app
 from app.backoffice.auth import hash_password
 from app.config import load_config
 from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, SCHEDULER
-from tests.conftest import csrf_token, free_port, send, wait_until_taken
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    add_clerk,
+    csrf_token,
+    free_port,
+    send,
+    wait_until_taken,
+)
+from tests.conftest import log_in as conftest_log_in
 from tests.linkhelp import (
     link_path,
     mailed_link,
+    make_link,
     send_link_form,
     wait_for_mails,
     wait_for_state,
 )
 from tests.smtp import SmtpServer
+from tests.test_admin import listed
 from tests.test_orders import ORDER
 from tests.test_submission import GOOD_SEPA, SEPA
 
 PASSWORD = "ein langes Passwort"
+RECEIPT = re.compile(r"[A-Z]{2}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 ADMIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -260,3 +271,55 @@ async def test_order_forms_are_not_offered_as_pre_filled_links(client):
     orders = await (await client.get("/admin/orders/new")).text()
     assert "zaehlerwechsel" not in html
     assert 'value="musterstadt/zaehlerwechsel"' in orders
+
+
+@pytest.mark.parametrize("path", ["/admin/links/new", "/admin/orders/new"])
+async def test_a_clerk_whose_tenants_have_no_forms_is_told_so(client, path):
+    await add_clerk(client.app, "nord", ADMIN_PASSWORD, ["nordstadt"])
+    await conftest_log_in(client, "nord", ADMIN_PASSWORD)
+    page = await (await client.get(path)).text()
+    assert "Für Ihre Mandanten gibt es noch kein Formular dafür." in page
+    assert "Weiter" not in page
+    assert 'name="form"' not in page
+
+
+async def test_a_returned_query_notes_its_return_once(client):
+    token = await log_in(client)
+    record_id = await a_record(client)
+    await ask(client, token, record_id, ["KUNDE_ORT"])
+    [link] = await client.app[LINK_OFFICE].store.links_of_record(record_id)
+    await send_link_form(client, await mailed_link(client), {"KUNDE_ORT": "Leipzig"})
+    await wait_until_taken(client.app)
+    await wait_for_state(client, link.id, "returned")
+    await client.app[LINK_OFFICE].apply_events()
+    history = await client.app[LINK_OFFICE].store.history(link.id)
+    assert [row["state"] for row in history].count("returned") == 1
+
+
+async def test_a_resend_shows_as_such_in_the_clerks_history(client):
+    await log_in(client)
+    link_id = await make_link(client)
+    await mailed_link(client)
+    await client.app[LINK_OFFICE].resend(link_id)
+    html = await (await client.get(f"/admin/links/{link_id}")).text()
+    steps = re.findall(r"<li>[^<]*: ([^<]*)</li>", html)
+    assert steps[0] == "Angelegt"
+    assert steps.count("Angelegt") == 1
+    assert "Erneut gesendet (neuer Link)" in steps
+
+
+async def test_the_receipt_of_a_query_answer_finds_its_record(client):
+    token = await log_in(client)
+    record_id = await a_record(client)
+    await ask(client, token, record_id, ["KUNDE_ORT"])
+    answer = await send_link_form(
+        client, await mailed_link(client), {"KUNDE_ORT": "Leipzig"}
+    )
+    [receipt] = set(RECEIPT.findall(await answer.text()))
+    await wait_until_taken(client.app)
+    record = await client.app[BACKOFFICE].store.record(record_id)
+    assert receipt != record["receipt"]
+    found = await client.get("/admin/records", params={"q": receipt.lower()})
+    html = await found.text()
+    assert listed(html) == [(record["receipt"], "In Bearbeitung")]
+    assert f"gefunden über die Rückmeldung {receipt} vom" in html

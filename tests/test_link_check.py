@@ -1,5 +1,7 @@
 """A form may ask for something the customer knows before its link shows values."""
 
+import logging
+
 import pytest
 
 from app.backoffice.links import LinkError
@@ -7,7 +9,7 @@ from app.backoffice.orders import OrderRequest, create_order
 from app.backoffice.service import DEMO_FORMS
 from app.clock import iso, utcnow
 from app.commands import publish_definition
-from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, PORTAL, TENANTS
+from app.keys import BACKOFFICE, CONFIG, LINK_OFFICE, PORTAL, PORTAL_LINKS, TENANTS
 from app.storage.backoffice import NewRecord
 from tests.conftest import csrf_token, form_data, run_py
 from tests.linkhelp import mailed_link, make_link, outbox_files, wait_for_state
@@ -168,3 +170,35 @@ async def test_the_admin_page_marks_the_checked_field_as_needed(client):
     html = await page.text()
     assert 'name="ABNST_PLZ"\n      value="" autocomplete="off" required' in html
     assert "Pflichtangabe: Das Formular fragt" in html
+
+
+async def test_the_clerk_sees_why_a_locked_link_was_revoked(client):
+    link_id, page = await opened(client)
+    for _ in range(3):
+        page = await answer(client, link_id, page, "99999")
+    await wait_for_state(client, link_id, "revoked")
+    await log_in(client)
+    html = await (await client.get(f"/admin/links/{link_id}")).text()
+    assert "Gesperrt nach 3 falschen Antworten auf die Sicherheitsfrage" in html
+
+
+@pytest.mark.parametrize(
+    ("end", "reason"),
+    [("lock", "locked"), ("revoke", "revoked"), ("expire", "expired")],
+)
+async def test_the_log_gives_the_true_reason_of_a_refused_link(
+    client, caplog, end, reason
+):
+    link_id, page = await opened(client)
+    path = await mailed_link(client)
+    if end == "lock":
+        for _ in range(3):
+            page = await answer(client, link_id, page, "99999")
+    elif end == "revoke":
+        await client.app[LINK_OFFICE].revoke(link_id)
+    else:
+        await client.app[PORTAL_LINKS].expire(link_id)
+    caplog.set_level(logging.WARNING, logger="app")
+    assert (await client.get(path)).status == 410
+    refused = [r.getMessage() for r in caplog.records if "Refused" in r.getMessage()]
+    assert refused == [f"Refused a link token: {reason}"]

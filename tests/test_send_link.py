@@ -132,3 +132,19 @@ def test_without_a_server_and_with_the_relay_down_the_mail_waits(tmp_path, value
     assert "die E-Mail wartet im Postausgang, bis der Server wieder läuft" in (
         result.stdout
     )
+
+
+def test_a_link_sent_beside_an_older_waiting_mail_says_its_own_went(
+    tmp_path, values_file
+):
+    config = tmp_path / "portal.yaml"
+    config.write_text(
+        f"themes: {ROOT / 'themes'}\n"
+        f"mail:\n  host: 127.0.0.1\n  port: {free_port()}\n  security: none\n",
+        encoding="utf-8",
+    )
+    send_link(tmp_path / "data", values_file, "--config", str(config))
+    result = send_link(tmp_path / "data", values_file)
+    assert result.returncode == 0, result.stderr
+    assert "die E-Mail ist unterwegs" in result.stdout
+    assert len(outbox_files(tmp_path / "data" / "outbox")) == 1

@@ -56,6 +56,11 @@ def test_without_a_mail_section_the_name_and_contact_address_are_used(folder):
             "mail.from_address must be one plain address",
         ),
         (
+            "from_name: Stadtwerke Musterstadt",
+            'from_name: "Stadtwerke Musterstadt\\r\\nBcc: a@b.example"',
+            "mail.from_name must be one line",
+        ),
+        (
             "email: auftraege@messtechnik-muster.example",
             "email: auftraege",
             "provider 'Messtechnik Muster GmbH' needs one plain address",

@@ -21,6 +21,7 @@ from app.backoffice.orders import (
     clerk_fields,
     create_order,
 )
+from app.forms.checks import today_in_germany
 from app.forms.definition import FormDefinition
 from app.forms.validation import missing_message
 from app.keys import LINK_OFFICE, TENANTS
@@ -174,7 +175,7 @@ def _view(link: Link, history) -> dict:
         "id": link.id,
         "kind": link.kind,
         "form": {"slug": link.form_slug, "version": link.form_version},
-        "record_ref": link.prefill.get("record_ref") or None,
+        "record_ref": link.record_ref or None,
         "state": link.state,
         "failure": link.failure,
         "created_at": link.created_at,
@@ -291,7 +292,9 @@ def _window(fields: Fields) -> tuple[str, str]:
         except (TypeError, ValueError):
             fields.wrong(f"window.{name}", "Geben Sie ein Datum als JJJJ-MM-TT an.")
             days.append("")
-    if all(days) and days[0] > days[1]:
+    if days[1] and days[1] < today_in_germany().isoformat():
+        fields.wrong("window.until", "Der späteste Termin liegt in der Vergangenheit.")
+    elif all(days) and days[0] > days[1]:
         fields.wrong("window.until", "Der späteste Termin liegt vor dem frühesten.")
     return days[0], days[1]
 

@@ -24,7 +24,7 @@ from app.forms.groups import (
     repeated,
 )
 from app.keys import BACKOFFICE, CLERK, LINK_OFFICE, TENANTS
-from app.links import FINAL_STATES, STATE_LABELS, STATES, is_link_id
+from app.links import FINAL_STATES, NOTE_LABELS, STATE_LABELS, STATES, is_link_id
 from app.storage.links import Link
 from app.web import PageError
 
@@ -94,7 +94,10 @@ async def link_page(request: web.Request) -> web.Response:
     office = request.app[LINK_OFFICE]
     summary = _summary(request, link)
     summary["history"] = [
-        {"label": STATE_LABELS[row["state"]], "at": german(row["at"])}
+        {
+            "label": NOTE_LABELS.get(row["note"]) or STATE_LABELS[row["state"]],
+            "at": german(row["at"]),
+        }
         for row in await office.store.history(link.id)
     ]
     returned = await office.store.record_of_link(link.id)

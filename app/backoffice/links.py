@@ -8,6 +8,7 @@ the same transaction as the link itself. The token then lives only in the
 
 import asyncio
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -20,7 +21,14 @@ from app.forms.definition import ORDER_RECORD_TYPES, FormDefinition
 from app.forms.groups import flat_values, item_of, list_problems, split_name
 from app.forms.lifecycle import online_version
 from app.forms.validation import validate
-from app.links import ANSWERS, FINAL_STATES, Prefill, german_day
+from app.links import (
+    ANSWERS,
+    FINAL_STATES,
+    LOCKED_NOTE,
+    RESENT,
+    Prefill,
+    german_day,
+)
 from app.mail.message import MailError, MailTemplates, check_address
 from app.mail.outbox import Outbox
 from app.mail.transport import make_transport
@@ -43,6 +51,10 @@ TEMPLATES = {
 }
 
 
+PREFILL_GONE = (
+    "Die Angaben dieses Links sind nicht mehr gespeichert; legen Sie einen "
+    "neuen Link an."
+)
 ORDER_ONLY = (
     "Ein Auftragsformular lässt sich nur als Auftrag an einen Dienstleister senden."
 )
@@ -292,6 +304,7 @@ class LinkOffice:
             created_at=iso(now),
             expires_at=iso(now + timedelta(days=days)),
             changed_at=iso(now),
+            record_ref=request.record_ref,
         )
 
     async def resend(self, link_id: str, reminder: bool = False) -> None:
@@ -299,6 +312,8 @@ class LinkOffice:
         link = await self.store.link(link_id)
         if link is None or link.state == "returned":
             raise LinkError("Dieser Link lässt sich nicht erneut senden.")
+        if link.prefill is None:
+            raise LinkError(PREFILL_GONE)
         now = utcnow()
         expires = link.expires_at
         if not reminder:
@@ -322,7 +337,7 @@ class LinkOffice:
                 await sql.mark_reminded(conn, link.id, iso(now))
             else:
                 await sql.set_link_state(
-                    conn, link.id, "created", iso(now), None, expires
+                    conn, link.id, "created", iso(now), None, expires, RESENT
                 )
                 if link.record_id is not None and link.kind in ANSWERS:
                     await sql.set_record_status(conn, link.record_id, WAITING_STATUS)
@@ -343,7 +358,17 @@ class LinkOffice:
             await sql.set_link_state(conn, link.id, "revoked", iso(utcnow()))
             if link.record_id is not None and link.kind in ANSWERS:
                 await sql.set_record_status(conn, link.record_id, "in_progress")
+        await self._fold_wal()
         self.states_changed.set()
+
+    async def _fold_wal(self) -> None:
+        """Checkpoint, so that no old copy of a cleared pre-fill stays in the WAL."""
+        # Limitation: a checkpoint that a long read keeps from finishing leaves
+        # the cleared pre-fill in the WAL until the next checkpoint succeeds.
+        try:
+            await self.db.checkpoint()
+        except sqlite3.OperationalError:
+            log.warning("Could not fold the WAL after a link ended", exc_info=True)
 
     async def _publish(self, link: sql.Link, expires_at: str) -> str:
         """Seal the pre-fill under a fresh token and hand it to the portal."""
@@ -437,6 +462,10 @@ class LinkOffice:
             return
         if outcome == "sent" and row["state"] == "created":
             await sql.set_link_state(conn, link_id, "sent", now)
+        elif outcome == "sent":
+            # The mail went after the link moved on (an order already overdue,
+            # say): the history tells it, the state it reached stays.
+            await sql.note_history(conn, link_id, "sent", now, "")
         elif outcome == "failed" and row["state"] not in FINAL_STATES:
             await sql.set_link_state(conn, link_id, "failed", now, reason)
         self.states_changed.set()
@@ -459,7 +488,13 @@ class LinkOffice:
                     await sql.set_link_state(conn, event.link_id, "opened", event.at)
                 elif event.event == "locked" and row["state"] not in FINAL_STATES:
                     await sql.set_link_state(
-                        conn, event.link_id, "revoked", event.at, LOCKED
+                        conn,
+                        event.link_id,
+                        "revoked",
+                        event.at,
+                        LOCKED,
+                        None,
+                        LOCKED_NOTE,
                     )
                 elif event.event == "expired" and row["state"] not in FINAL_STATES:
                     await sql.set_link_state(conn, event.link_id, "expired", event.at)
@@ -468,6 +503,8 @@ class LinkOffice:
                             conn, row["record_id"], "in_progress"
                         )
         await self.portal_links.acknowledge_events(events[-1].seq)
+        if any(event.event != "opened" for event in events):
+            await self._fold_wal()
         self.states_changed.set()
         return len(events)
 

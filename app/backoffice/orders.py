@@ -19,6 +19,7 @@ from app.backoffice.links import (
     check_prefill,
 )
 from app.clock import iso, utcnow
+from app.forms.checks import today_in_germany
 from app.forms.definition import FormDefinition
 from app.forms.validation import missing_message
 from app.portal.intake import new_receipt
@@ -75,8 +76,12 @@ def _checked(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
     # Refused here too, before the order's record is opened.
     check_link_check(form, clean)
     start, end = ORDER_TYPES[form.record_type][1]
+    latest = form.field(end).label
+    if clean[end] < today_in_germany().isoformat():
+        raise LinkError(f"{end}: „{latest}“ liegt in der Vergangenheit.")
     if clean[start] > clean[end]:
-        raise LinkError("Der späteste Termin liegt vor dem frühesten.")
+        earliest = form.field(start).label
+        raise LinkError(f"{start}: „{earliest}“ liegt nach „{latest}“.")
     return clean
 
 

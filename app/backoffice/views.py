@@ -220,7 +220,11 @@ async def records(request: web.Request) -> web.Response:
         clerk.tenants, q, status, tests=tests
     )
     context = {
-        "records": [_record_summary(request, row) for row in rows],
+        "records": [
+            _record_summary(request, row)
+            | {"return_at": german(row["return_at"]) if row["return_at"] else ""}
+            for row in rows
+        ],
         "tests": tests,
         "q": q,
         "status_filter": status,

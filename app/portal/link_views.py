@@ -164,7 +164,7 @@ async def open_link(request: web.Request) -> web.Response:
     links = request.app[PORTAL_LINKS]
     check = await links.check(token)
     if check.status != "open":
-        log.warning("Refused a link token: %s", check.status)
+        log.warning("Refused a link token: %s", check.reason)
         return await _closed(request, check)
 
     await links.opened(check.link.id)

@@ -33,6 +33,22 @@ class LinkCheck:
     prefill: Prefill | None = None
     form: ServedForm | None = field(default=None)
 
+    @property
+    def reason(self) -> str:
+        """Say for the log why a token opens nothing: a word, no token, no data."""
+        link = self.link
+        if self.status != "expired" or link is None:
+            return self.status
+        if link.check_failures >= links.MAX_CHECK_TRIES:
+            return "locked"
+        if link.revoked_at:
+            return "revoked"
+        if link.sealed_prefill is None:
+            return "expired"
+        if datetime.fromisoformat(link.expires_at) <= utcnow():
+            return "expired"
+        return "form no longer served"
+
 
 class PortalLinks:
     """Links published to the portal, their expiry timers and their events."""

@@ -198,7 +198,8 @@ class BackOfficeStore:
     async def _add_record(self, conn, record: NewRecord) -> int:
         """Insert a record, or lay a query's answer over the record it asked."""
         link = await links.link_state(conn, record.link_id) if record.link_id else None
-        if link is not None:
+        # The portal's event of the send may have noted the return already.
+        if link is not None and link["state"] != "returned":
             await links.set_link_state(
                 conn, record.link_id, "returned", record.taken_at
             )
@@ -250,23 +251,31 @@ class BackOfficeStore:
     ) -> list[sqlite3.Row]:
         """Return records newest first, for some tenants, by receipt or status.
 
-        Records of test submissions come only when `tests` asks for them.
+        A receipt finds its record, or the record that an answer or an order's
+        result with that receipt came back to; `return_at` then tells when
+        that return arrived. Records of test submissions come only when
+        `tests` asks for them.
         """
         where, params = ["1 = 1" if tests else "test = 0"], []
         if tenants is not None:
             where.append(f"tenant IN ({','.join('?' * len(tenants))})")
             params.extend(tenants)
         if receipt:
-            where.append("receipt = ?")
-            params.append(receipt)
+            where.append(
+                "(receipt = ? OR id IN "
+                "(SELECT record_id FROM revisions WHERE receipt = ?))"
+            )
+            params.extend([receipt, receipt])
         if status:
             where.append("status = ?")
             params.append(status)
         sql = (
-            f"SELECT * FROM records WHERE {' AND '.join(where)} "  # noqa: S608
+            "SELECT *, (SELECT received_at FROM revisions AS r "  # noqa: S608
+            "WHERE r.record_id = records.id AND r.receipt = ?) AS return_at "
+            f"FROM records WHERE {' AND '.join(where)} "
             "ORDER BY received_at DESC, id DESC LIMIT ?"
         )
-        return await self.db.fetchall(sql, [*params, limit])
+        return await self.db.fetchall(sql, [receipt, *params, limit])
 
     async def record(self, record_id: int) -> sqlite3.Row | None:
         """Return one record."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from app.links import FINAL_STATES
 from app.storage.db import Database
 
 
@@ -19,7 +20,8 @@ class Link:
     kind: str
     record_id: int | None
     recipient: str
-    prefill: dict
+    # None once the link is over: only a live link keeps what it carries.
+    prefill: dict | None
     state: str
     failure: str | None
     created_by: str
@@ -27,18 +29,20 @@ class Link:
     expires_at: str
     changed_at: str
     reminded_at: str | None = None
+    record_ref: str = ""
 
 
 def _link(row: sqlite3.Row) -> Link:
     data = {key: row[key] for key in row.keys()}  # noqa: SIM118
-    data["prefill"] = json.loads(data["prefill"])
+    if data["prefill"] is not None:
+        data["prefill"] = json.loads(data["prefill"])
     return Link(**data)
 
 
 async def insert_link(conn: aiosqlite.Connection, link: Link) -> None:
     """Store a new link and the first step of its history."""
     await conn.execute(
-        "INSERT INTO links VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO links VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             link.id,
             link.tenant,
@@ -55,11 +59,12 @@ async def insert_link(conn: aiosqlite.Connection, link: Link) -> None:
             link.expires_at,
             link.changed_at,
             link.reminded_at,
+            link.record_ref,
         ),
     )
     await conn.execute(
-        "INSERT INTO link_history VALUES (?,?,?)",
-        (link.id, link.state, link.created_at),
+        "INSERT INTO link_history VALUES (?,?,?,?)",
+        (link.id, link.state, link.created_at, ""),
     )
 
 
@@ -70,14 +75,29 @@ async def set_link_state(
     now: str,
     failure: str | None = None,
     expires_at: str | None = None,
+    note: str = "",
 ) -> None:
-    """Move a link to a state and note it in its history."""
+    """Move a link to a state and note it in its history.
+
+    A link in a final state drops its pre-fill: what it carried was sent,
+    came back or is no longer wanted, and the back office keeps no copy.
+    """
     await conn.execute(
         "UPDATE links SET state = ?, failure = ?, changed_at = ?, "
-        "expires_at = coalesce(?, expires_at) WHERE id = ?",
-        (state, failure, now, expires_at, link_id),
+        "expires_at = coalesce(?, expires_at), "
+        "prefill = CASE WHEN ? THEN NULL ELSE prefill END WHERE id = ?",
+        (state, failure, now, expires_at, state in FINAL_STATES, link_id),
     )
-    await conn.execute("INSERT INTO link_history VALUES (?,?,?)", (link_id, state, now))
+    await note_history(conn, link_id, state, now, note)
+
+
+async def note_history(
+    conn: aiosqlite.Connection, link_id: str, state: str, now: str, note: str
+) -> None:
+    """Note a step in a link's history that leaves its current state alone."""
+    await conn.execute(
+        "INSERT INTO link_history VALUES (?,?,?,?)", (link_id, state, now, note)
+    )
 
 
 async def mark_reminded(conn: aiosqlite.Connection, link_id: str, now: str) -> None:
@@ -187,7 +207,7 @@ class LinkStore:
     async def history(self, link_id: str) -> list[sqlite3.Row]:
         """Return the states a link went through, oldest first."""
         return await self.db.fetchall(
-            "SELECT state, at FROM link_history WHERE link_id = ? ORDER BY rowid",
+            "SELECT state, at, note FROM link_history WHERE link_id = ? ORDER BY rowid",
             (link_id,),
         )
 

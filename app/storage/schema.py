@@ -269,4 +269,44 @@ BACKOFFICE = (
     """
     ALTER TABLE records ADD COLUMN intake_note TEXT NOT NULL DEFAULT '';
     """,
+    # A link's pre-fill may be cleared (NULL) once the link is over, MODWORK's
+    # reference of its record is kept beside it, and a history step may carry
+    # a note (a resend, a lock). SQLite cannot drop NOT NULL in place, so both
+    # tables are built anew; the history is moved first so that dropping the
+    # old links cascades into nothing.
+    """
+    CREATE TABLE links_new (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        form_slug TEXT NOT NULL,
+        form_version INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        record_id INTEGER REFERENCES records (id),
+        recipient TEXT NOT NULL,
+        prefill TEXT,
+        state TEXT NOT NULL,
+        failure TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        reminded_at TEXT,
+        record_ref TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO links_new SELECT *, coalesce(json_extract(prefill, '$.record_ref'), '')
+        FROM links;
+    CREATE TABLE link_history_new (
+        link_id TEXT NOT NULL REFERENCES links_new (id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO link_history_new (rowid, link_id, state, at)
+        SELECT rowid, link_id, state, at FROM link_history;
+    DROP TABLE link_history;
+    DROP TABLE links;
+    ALTER TABLE links_new RENAME TO links;
+    ALTER TABLE link_history_new RENAME TO link_history;
+    CREATE INDEX links_by_record ON links (record_id);
+    """,
 )
