@@ -136,3 +136,22 @@ steps:
     assert str(refused.value) == (
         "line 8: a repeatable section cannot be part of a stepped form"
     )
+
+
+def test_an_account_holder_in_a_repeatable_section_is_refused(catalog):
+    mandate = """\
+tenant: musterstadt
+slug: mandat-mehrfach
+title: Mandat
+record_type: SEPA_MANDAT
+sections:
+  - title: Kontoinhaber
+    repeat: {min: "1", max: "2", item: Inhaber}
+    fields:
+      - field: BANK_KONTOINHABER
+"""
+    with pytest.raises(DefinitionError) as refused:
+        parse_definition(mandate, catalog)
+    assert str(refused.value) == (
+        "line 9: field BANK_KONTOINHABER cannot be part of a repeated section"
+    )

@@ -65,6 +65,10 @@ def test_without_a_server_the_link_lands_in_the_outbox_folder(data_dir, values_f
     assert "musterstadt/zaehlerstand: Link " in result.stdout
     mail = the_mail(data_dir)
     assert mail["To"] == "erika@beispiel.de"
+    # A meter reading is no contract: the mail names the form, not a contract.
+    assert mail["Subject"] == (
+        "Ihr Formular zum Prüfen und Absenden: Zählerstand melden"
+    )
     assert link_path(mail).startswith("/l/")
 
 

@@ -47,6 +47,7 @@ WHY_NOT = {
     "iban": "Die Bankdaten werden auseinander abgeleitet.",
     "bic": "Die Bankdaten werden auseinander abgeleitet.",
     "BANK_NAME": "Die Bankdaten werden auseinander abgeleitet.",
+    "BANK_KONTOINHABER": "Ein Konto hat für das Mandat genau einen Inhaber.",
 }
 SHOW_IF_IN_GROUP = (
     "„{}“ steht in einem wiederholbaren Abschnitt und kann nicht nur unter "

@@ -38,7 +38,8 @@ COUNT_PREFIX = "items."
 # once for the whole send, and the first e-mail field receives the
 # confirmation: none of them makes sense once per item.
 REFUSED_TYPES = frozenset({"consent", "email", "iban", "bic"})
-REFUSED_NAMES = frozenset({"BANK_NAME"})
+# An account has one holder: a mandate with several would be void.
+REFUSED_NAMES = frozenset({"BANK_NAME", "BANK_KONTOINHABER"})
 _ITEM_NAME = re.compile(r"([A-Z][A-Z0-9_]*)\.([1-9][0-9]?)")
 _COUNT = re.compile(r"[0-9]{1,2}")
 _COUNT_NAME = re.compile(r"items\.[1-9][0-9]?")
