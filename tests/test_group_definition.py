@@ -117,8 +117,7 @@ def test_compare_names_a_changed_repeat_rule(catalog):
     )
 
 
-def test_a_repeatable_section_in_a_stepped_form_is_refused_with_its_line(catalog):
-    stepped = """\
+STEPPED = """\
 tenant: musterstadt
 slug: zaehler-schritte
 title: Zähler in Schritten
@@ -131,15 +130,7 @@ steps:
         fields:
           - field: ZAEHLER_NR
 """
-    with pytest.raises(DefinitionError) as refused:
-        parse_definition(stepped, catalog)
-    assert str(refused.value) == (
-        "line 8: a repeatable section cannot be part of a stepped form"
-    )
-
-
-def test_an_account_holder_in_a_repeatable_section_is_refused(catalog):
-    mandate = """\
+MANDATE = """\
 tenant: musterstadt
 slug: mandat-mehrfach
 title: Mandat
@@ -150,8 +141,19 @@ sections:
     fields:
       - field: BANK_KONTOINHABER
 """
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (STEPPED, "line 8: a repeatable section cannot be part of a stepped form"),
+        (
+            MANDATE,
+            "line 9: field BANK_KONTOINHABER cannot be part of a repeated section",
+        ),
+    ],
+)
+def test_a_group_where_none_may_be_is_refused_with_its_line(catalog, text, message):
     with pytest.raises(DefinitionError) as refused:
-        parse_definition(mandate, catalog)
-    assert str(refused.value) == (
-        "line 9: field BANK_KONTOINHABER cannot be part of a repeated section"
-    )
+        parse_definition(text, catalog)
+    assert str(refused.value) == message
