@@ -183,6 +183,16 @@ async def test_the_admin_page_sends_a_groups_items_as_lists(client):
     assert link.prefill["values"] == {"ZAEHLER_NR": ["M1", "M2"]}
 
 
+async def test_the_admin_page_refuses_more_items_than_the_maximum(client):
+    token = await log_in_clerk(client)
+    fields = {"form": f"musterstadt/{SLUG}", "recipient": "erika@beispiel.de"}
+    fields |= {"items.2": "6"} | {f"ZAEHLER_NR.{n}": f"M{n}" for n in range(1, 7)}
+    response = await post(client, NEW_LINK, token, fields)
+    assert response.status == 422
+    assert "Höchstens 5 × „Zähler“." in await response.text()
+    assert await client.app[LINK_OFFICE].store.links(None) == []
+
+
 async def test_the_admin_page_names_a_wrong_item(client):
     token = await log_in_clerk(client)
     fields = {"form": f"musterstadt/{SLUG}", "recipient": "erika@beispiel.de"}

@@ -247,7 +247,8 @@ def _posted_values(definition, raw: dict[str, str]) -> dict[str, str | list[str]
         for field in _prefillable(section.fields):
             entries = [
                 raw.get(item_name(field.name, item), "").strip()
-                for item in range(1, min(sent[number], section.repeat.max) + 1)
+                # Not cut to the maximum: more items are refused, not dropped.
+                for item in range(1, sent[number] + 1)
             ]
             if any(entries):
                 values[field.name] = entries
