@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from app.backoffice import auth
-from app.backoffice.links import GROUPS_REFUSED, LinkError, LinkRequest, has_groups
+from app.backoffice.links import GROUPS_REFUSED, LinkError, LinkRequest
 from app.backoffice.orders import ORDER_TYPES, OrderRequest, clerk_fields, create_order
 from app.backoffice.views import _clerks_record, _label, _page
 from app.clock import german
@@ -19,6 +19,7 @@ from app.forms.groups import (
     counts,
     flat_values,
     grouped_names,
+    has_groups,
     item_name,
     page_items,
     repeated,

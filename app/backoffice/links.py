@@ -18,7 +18,13 @@ from app.backoffice.service import BackOffice
 from app.clock import BERLIN, german, iso, utcnow
 from app.config import Config
 from app.forms.definition import ORDER_RECORD_TYPES, FormDefinition
-from app.forms.groups import flat_values, item_of, list_problems, split_name
+from app.forms.groups import (
+    flat_values,
+    has_groups,
+    item_of,
+    list_problems,
+    split_name,
+)
 from app.forms.lifecycle import online_version
 from app.forms.validation import validate
 from app.links import (
@@ -63,11 +69,6 @@ GROUPS_REFUSED = (
     "dafür noch nicht möglich; senden Sie der Kundin oder dem Kunden stattdessen "
     "einen vorausgefüllten Link zu diesem Formular."
 )
-
-
-def has_groups(form: FormDefinition) -> bool:
-    """Say whether a form has a repeatable section."""
-    return any(section.repeat for section in form.sections)
 
 
 class LinkError(Exception):

@@ -239,6 +239,11 @@ def repeated(form: "FormDefinition") -> list[tuple[int, "Section"]]:
     return [(n, s) for n, s in enumerate(form.sections, start=1) if s.repeat]
 
 
+def has_groups(form: "FormDefinition") -> bool:
+    """Say whether a form has a repeatable section."""
+    return bool(repeated(form))
+
+
 def grouped_names(form: "FormDefinition") -> set[str]:
     """Return the names of the fields that sit in a repeatable section."""
     return {f.name for _, s in repeated(form) for f in s.fields}
